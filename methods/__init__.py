@@ -1,0 +1,1 @@
+"""Built-in pruning methods: one sub-package per method, discovered by suite.registry."""

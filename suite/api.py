@@ -1,0 +1,121 @@
+"""The method interface: every pruning method is a PruningMethod with a frozen Config.
+
+The harness owns the model, the data and the training loop; a method only sees the hooks below,
+so every method gets the same optimizer, schedule, step count and data (the fairness contract).
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from suite.data import TaskSpec
+    from suite.flops import FlopReport
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """Facts about a method that the harness and the leaderboard need."""
+
+    name: str
+    summary: str
+    paper: str = ""
+    # Loads the dense fine-tuned teacher into ctx.teacher before prepare().
+    needs_teacher: bool = False
+    # False: the method does not compress, so it runs once at budget 1.0 as a reference row.
+    budgeted: bool = True
+    # True: the method's trained model *is* the teacher (plain fine-tuning); the harness shares
+    # one cached training between this method's cells and every method's teacher.
+    is_teacher: bool = False
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Effective FLOPs of the pruned model as a fraction of the unpruned model's dense FLOPs."""
+
+    fraction: float
+    tolerance: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.fraction <= 1.0:
+            raise ValueError(f"budget {self.fraction} is outside (0, 1]")
+
+    def allows(self, fraction: float) -> bool:
+        return fraction <= self.fraction * (1.0 + self.tolerance) + 1e-12
+
+
+@dataclass
+class RunContext:
+    """Everything a method may read while it runs one cell. Methods never read global state."""
+
+    task: TaskSpec
+    budget: Budget
+    seed: int
+    total_steps: int
+    reference: FlopReport  # the unpruned model: the denominator of the budget
+    flop_seq_len: int
+    teacher: nn.Module | None = None
+    calibration_batches: list[dict[str, torch.Tensor]] = field(default_factory=list)
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("suite.method"))
+
+    @property
+    def target_flops(self) -> float:
+        return self.budget.fraction * self.reference.dense
+
+    def measure_flops(self, model: nn.Module) -> FlopReport:
+        from suite.flops import count_flops
+
+        return count_flops(model, seq_len=self.flop_seq_len)
+
+
+@dataclass(frozen=True)
+class NoConfig:
+    """Config for methods without knobs."""
+
+
+class PruningMethod(ABC):
+    """Base class. Override prepare() and finalize(); the other hooks have sensible defaults."""
+
+    Config: ClassVar[type] = NoConfig
+    # Extra keyword arguments for the student forward pass (e.g. output_hidden_states=True).
+    forward_kwargs: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, info: MethodInfo, config: Any | None = None) -> None:
+        self.info = info
+        self.config = config if config is not None else self.Config()
+
+    @abstractmethod
+    def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
+        """Add masks or scores, build a student, or prune one-shot. Returns the model to train."""
+
+    def param_groups(self, model: nn.Module, lr: float, weight_decay: float) -> list[dict]:
+        """Optimizer groups; the default excludes biases and LayerNorm from weight decay."""
+        decay, no_decay = [], []
+        for name, param in model.named_parameters():
+            if not param.requires_grad:
+                continue
+            is_norm_or_bias = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
+            (no_decay if is_norm_or_bias else decay).append(param)
+        return [
+            {"params": decay, "lr": lr, "weight_decay": weight_decay},
+            {"params": no_decay, "lr": lr, "weight_decay": 0.0},
+        ]
+
+    def training_loss(
+        self, model: nn.Module, batch: dict[str, torch.Tensor], outputs: Any, ctx: RunContext
+    ) -> torch.Tensor:
+        """The loss to minimise; the default is the task loss the model computed from labels."""
+        return outputs.loss
+
+    def on_step_end(self, model: nn.Module, step: int, ctx: RunContext) -> None:
+        """Called after every optimizer step (step counts from 1): schedules, mask refresh."""
+
+    @abstractmethod
+    def finalize(self, model: nn.Module, ctx: RunContext) -> nn.Module:
+        """Bake masks and remove structure; return a plain Hugging Face model."""

@@ -1,0 +1,192 @@
+"""`python -m suite run | ls | flops | leaderboard`.
+
+Exit codes: 0 success, 1 some cells failed, 2 bad input (one line on stderr says what to do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from suite.errors import SuiteError
+
+
+def _csv(kind: type):
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, got '{text}'") from None
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m suite",
+        description="Benchmark BERT pruning methods on GLUE under equal FLOP budgets.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a grid of task x method x budget x seed cells")
+    run.add_argument("--preset", default="quick", help="smoke | quick | cpu | paper (default: quick)")
+    run.add_argument("--methods", default="all", help="'all', names or patterns, comma-separated (default: all)")
+    run.add_argument("--tasks", type=_csv(str), help="comma-separated GLUE tasks, e.g. sst2,mrpc")
+    run.add_argument("--budgets", type=_csv(float), help="FLOP fractions in (0, 1], e.g. 0.5,0.1")
+    run.add_argument("--seeds", type=_csv(int), help="e.g. 0,1,2")
+    run.add_argument("--model", help="hub id, local path, or alias: minilm-l6, tiny, bert-base-random")
+    run.add_argument("--max-train-samples", type=int, help="seeded train subsample size")
+    run.add_argument("--max-eval-samples", type=int, help="seeded dev subsample size (default: all)")
+    run.add_argument("--epochs", type=float, help="training epochs for every task and method")
+    run.add_argument("--max-steps", type=int, help="optimizer steps for every cell (overrides epochs)")
+    run.add_argument("--learning-rate", type=float)
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--results-dir", type=Path, help="default: results/<preset>")
+    run.add_argument("--glue-dir", type=Path, help="classic glue_data folder (default: $GLUE_DIR, else the hub)")
+    run.add_argument("--cache-dir", type=Path, help="teacher cache (default: $PRUNE_SUITE_CACHE or ~/.cache/prune_suite)")
+    run.add_argument("--plugins", action="append", default=[], metavar="MODULE_OR_FILE",
+                     help="import extra method plugins (repeatable)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    ls = sub.add_parser("ls", help="list methods, tasks or presets")
+    ls.add_argument("what", choices=["methods", "tasks", "presets"])
+    ls.add_argument("pattern", nargs="?", default="*", help="shell pattern for methods, e.g. '*mag*'")
+    ls.add_argument("--plugins", action="append", default=[], metavar="MODULE_OR_FILE")
+
+    flops = sub.add_parser("flops", help="print FLOPs and parameters of a model as JSON")
+    flops.add_argument("model", help="hub id, local path, or alias: minilm-l6, tiny, bert-base-random")
+    flops.add_argument("--seq-len", type=int, default=128)
+    flops.add_argument("--num-labels", type=int, default=2)
+
+    board = sub.add_parser("leaderboard", help="render markdown tables from result files")
+    board.add_argument("--results-dir", type=Path, default=Path("results"),
+                       help="folder searched recursively for result JSON files (default: results)")
+    board.add_argument("--out", type=Path, help="output folder (default: the results folder)")
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from suite.data import get_task, glue_dir_from_env
+    from suite.harness import Harness, expand_grid
+    from suite.presets import get_preset
+    from suite.registry import load_plugins, resolve_method_names
+    from suite.teacher import default_cache_dir
+
+    preset = get_preset(args.preset)
+    for budget in args.budgets or ():
+        if not 0.0 < budget <= 1.0:
+            raise SuiteError(f"budget {budget:g} is outside (0, 1]: budgets are fractions of the dense FLOPs, e.g. --budgets 0.5,0.1")
+    for name, value in (("--max-train-samples", args.max_train_samples), ("--max-eval-samples", args.max_eval_samples),
+                        ("--max-steps", args.max_steps), ("--batch-size", args.batch_size)):
+        if value is not None and value <= 0:
+            raise SuiteError(f"{name} must be a positive integer, got {value}")
+    if args.epochs is not None and args.epochs <= 0:
+        raise SuiteError(f"--epochs must be positive, got {args.epochs:g}")
+    tasks = tuple(get_task(t).name for t in args.tasks) if args.tasks else None
+    preset = preset.with_overrides(
+        tasks=tasks, budgets=args.budgets, seeds=args.seeds, model=args.model,
+        max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
+        epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+    )
+    load_plugins(args.plugins)
+    methods = resolve_method_names(args.methods)
+    glue_dir = glue_dir_from_env(args.glue_dir)
+    if glue_dir is not None and not glue_dir.is_dir():
+        raise SuiteError(f"GLUE directory {glue_dir} does not exist; pass --glue-dir DIR or set GLUE_DIR to a glue_data folder")
+    results_dir = args.results_dir or Path("results") / preset.name
+    harness = Harness(preset, results_dir, glue_dir, args.cache_dir or default_cache_dir(),
+                      progress=not args.no_progress)
+    cells = expand_grid(preset, methods)
+    print(f"{len(cells)} cells: {len(preset.tasks)} tasks x {len(methods)} methods, budgets "
+          f"{','.join(f'{b:g}' for b in preset.budgets)}, seeds {','.join(map(str, preset.seeds))}; "
+          f"model {preset.model}; results in {results_dir}", file=sys.stderr)
+
+    def report(result) -> None:
+        score = "-" if result.score is None else f"{result.score:.2f}"
+        fraction = result.flops.get("fraction")
+        frac = "-" if fraction is None else f"{fraction:.3f}"
+        print(f"{result.task:6s} {result.method:12s} budget {result.budget:<5g} seed {result.seed}: "
+              f"{result.status:11s} score {score:>6s}  FLOP fraction {frac}  {result.wall_s:.0f}s"
+              + (f"  ({result.error.splitlines()[0]})" if result.error else ""), file=sys.stderr)
+
+    summary = harness.run(cells, on_result=report)
+    print(f"done: {summary.count('ok')} ok, {summary.count('over_budget')} over budget, "
+          f"{summary.count('failed')} failed, {len(summary.skipped)} already finished (skipped)", file=sys.stderr)
+    return 1 if summary.any_failed else 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    if args.what == "methods":
+        from suite.registry import get_registered, list_methods, load_plugins
+
+        load_plugins(args.plugins)
+        for name in list_methods(args.pattern):
+            info = get_registered(name).info
+            print(f"{name:16s} {info.summary}")
+    elif args.what == "tasks":
+        from suite.data import TASKS
+
+        for task in TASKS.values():
+            kind = "regression" if task.is_regression else f"{task.num_labels} classes"
+            print(f"{task.name:6s} {task.dir_name:6s} {kind:10s} primary: {task.primary_metric:22s} eval: {','.join(task.eval_splits)}")
+    else:
+        from suite.presets import PRESETS
+
+        for preset in PRESETS.values():
+            print(f"{preset.name:6s} {preset.description}")
+    return 0
+
+
+def cmd_flops(args: argparse.Namespace) -> int:
+    from suite.flops import count_flops
+    from suite.models import load_classifier
+
+    if args.seq_len <= 0:
+        raise SuiteError(f"--seq-len must be positive, got {args.seq_len}")
+    model = load_classifier(args.model, args.num_labels)
+    report = count_flops(model, args.seq_len)
+    out = {"model": args.model, **report.as_dict(), "dense_gflops": report.dense / 1e9,
+           "effective_gflops": report.effective / 1e9}
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from suite.leaderboard import write_leaderboard
+
+    if not args.results_dir.is_dir():
+        raise SuiteError(f"results folder {args.results_dir} does not exist; run `python -m suite run` first or pass --results-dir")
+    try:
+        path = write_leaderboard(args.results_dir, args.out or args.results_dir)
+    except FileNotFoundError as exc:
+        raise SuiteError(f"{exc}; run `python -m suite run` first or pass --results-dir") from None
+    print(path.read_text())
+    print(f"written to {path}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "ls": cmd_ls, "flops": cmd_flops, "leaderboard": cmd_leaderboard}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # "Writing model shards" bars drown the cell lines
+        import datasets
+
+        datasets.disable_progress_bars()  # per-task "Map" bars, likewise
+        return COMMANDS[args.command](args)
+    except SuiteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

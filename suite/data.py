@@ -1,0 +1,257 @@
+"""GLUE tasks as data, and loaders from a local `glue_data/` directory or the Hugging Face hub.
+
+Every task is turned into the same columns: `text_a`, `text_b` (None for single-sentence tasks)
+and `label` (class id, or a float for STS-B).
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from datasets import Dataset
+
+from suite.errors import DataError, SuiteError
+
+HUB_DATASET = "nyu-mll/glue"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One GLUE task: where its files are, how their columns map, which metric ranks it."""
+
+    name: str
+    dir_name: str
+    # TSV file per split; the first eval split is the one that gives the primary score.
+    files: dict[str, str]
+    eval_splits: tuple[str, ...]
+    # Column indexes in the original TSV (label may be -1: the last column, as in MNLI).
+    text_a_field: int
+    text_b_field: int | None
+    label_field: int
+    # Allowed number of columns per split (MNLI train and dev differ).
+    n_fields: dict[str, tuple[int, ...]]
+    has_header: bool
+    # Raw TSV label strings in class-id order (hub order); None for regression.
+    label_values: tuple[str, ...] | None
+    label_names: tuple[str, ...] | None
+    hub_text_columns: tuple[str, str | None]
+    primary_metric: str
+
+    @property
+    def is_regression(self) -> bool:
+        return self.label_values is None
+
+    @property
+    def num_labels(self) -> int:
+        return 1 if self.label_values is None else len(self.label_values)
+
+
+def _task(
+    name: str,
+    dir_name: str,
+    fields: tuple[int, int | None, int],
+    n_fields: int | dict[str, tuple[int, ...]],
+    labels: tuple[tuple[str, ...], tuple[str, ...]] | None,
+    hub_columns: tuple[str, str | None],
+    primary: str,
+    header: bool = True,
+    files: dict[str, str] | None = None,
+) -> TaskSpec:
+    files = files or {"train": "train.tsv", "validation": "dev.tsv"}
+    if isinstance(n_fields, int):
+        n_fields = {split: (n_fields,) for split in files}
+    return TaskSpec(
+        name=name,
+        dir_name=dir_name,
+        files=files,
+        eval_splits=tuple(s for s in files if s != "train"),
+        text_a_field=fields[0],
+        text_b_field=fields[1],
+        label_field=fields[2],
+        n_fields=n_fields,
+        has_header=header,
+        label_values=labels[0] if labels else None,
+        label_names=labels[1] if labels else None,
+        hub_text_columns=hub_columns,
+        primary_metric=primary,
+    )
+
+
+_BINARY = ("0", "1")
+_ENTAIL = ("entailment", "not_entailment")
+
+# Primary metrics follow the BERT paper's convention: F1 for MRPC and QQP, Spearman for STS-B,
+# Matthews correlation for CoLA, accuracy elsewhere. Every sub-metric is stored as well.
+TASKS: dict[str, TaskSpec] = {
+    t.name: t
+    for t in [
+        _task("cola", "CoLA", (3, None, 1), 4, (_BINARY, ("unacceptable", "acceptable")),
+              ("sentence", None), "matthews_correlation", header=False),
+        _task("sst2", "SST-2", (0, None, 1), 2, (_BINARY, ("negative", "positive")),
+              ("sentence", None), "accuracy"),
+        _task("mrpc", "MRPC", (3, 4, 0), 5, (_BINARY, ("not_equivalent", "equivalent")),
+              ("sentence1", "sentence2"), "f1"),
+        _task("stsb", "STS-B", (7, 8, 9), 10, None, ("sentence1", "sentence2"), "spearmanr"),
+        _task("qqp", "QQP", (3, 4, 5), 6, (_BINARY, ("not_duplicate", "duplicate")),
+              ("question1", "question2"), "f1"),
+        _task("mnli", "MNLI", (8, 9, -1),
+              {"train": (12,), "validation_matched": (16,), "validation_mismatched": (16,)},
+              (("entailment", "neutral", "contradiction"),) * 2,
+              ("premise", "hypothesis"), "accuracy",
+              files={"train": "train.tsv", "validation_matched": "dev_matched.tsv",
+                     "validation_mismatched": "dev_mismatched.tsv"}),
+        _task("qnli", "QNLI", (1, 2, 3), 4, (_ENTAIL, _ENTAIL), ("question", "sentence"),
+              "accuracy"),
+        _task("rte", "RTE", (1, 2, 3), 4, (_ENTAIL, _ENTAIL), ("sentence1", "sentence2"),
+              "accuracy"),
+        _task("wnli", "WNLI", (1, 2, 3), 4, (_BINARY, ("not_entailment", "entailment")),
+              ("sentence1", "sentence2"), "accuracy"),
+    ]
+}
+
+
+def get_task(name: str) -> TaskSpec:
+    key = name.lower().replace("-", "")
+    if key not in TASKS:
+        close = difflib.get_close_matches(key, list(TASKS), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise SuiteError(f"unknown task '{name}'.{hint} Known tasks: {', '.join(TASKS)}")
+    return TASKS[key]
+
+
+def glue_dir_from_env(explicit: str | os.PathLike | None = None) -> Path | None:
+    """--glue-dir wins, then GLUE_DIR; None means: use the hub."""
+    value = explicit if explicit is not None else os.environ.get("GLUE_DIR") or None
+    return Path(value).expanduser() if value else None
+
+
+def read_tsv_split(task: TaskSpec, glue_dir: Path, split: str) -> Dataset:
+    """Parse one original GLUE TSV file, checking every row.
+
+    Read with the csv module rather than `datasets.load_dataset("csv")`: the files need
+    QUOTE_NONE, CoLA has no header, MRPC starts with a BOM, and a bad row must be reported with
+    its file name and line number, which pandas' parser does not give for bad label values.
+    """
+    path = glue_dir / task.dir_name / task.files[split]
+    if not glue_dir.is_dir():
+        raise DataError(
+            f"GLUE directory {glue_dir} does not exist; pass --glue-dir DIR or set GLUE_DIR to a "
+            f"folder in the classic glue_data layout (DIR/{task.dir_name}/{task.files[split]})"
+        )
+    if not path.is_file():
+        raise DataError(
+            f"task '{task.name}' needs {path}, which does not exist; add the file, or choose other "
+            f"tasks with --tasks, or point --glue-dir/GLUE_DIR at a complete glue_data folder"
+        )
+    text_a: list[str] = []
+    text_b: list[str] = []
+    labels: list[float | int] = []
+    allowed = task.n_fields[split]
+    # utf-8-sig drops MRPC's byte-order mark; QUOTE_NONE keeps the '"' inside sentences.
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if task.has_header:
+            next(reader, None)
+        for row in reader:
+            where = f"{path}, line {reader.line_num}"
+            if not row:
+                continue
+            if len(row) not in allowed:
+                raise DataError(
+                    f"{where}: expected {' or '.join(map(str, allowed))} tab-separated columns, "
+                    f"found {len(row)}; the file is not in the original GLUE format"
+                )
+            text_a.append(row[task.text_a_field])
+            if task.text_b_field is not None:
+                text_b.append(row[task.text_b_field])
+            labels.append(_parse_label(task, row[task.label_field], where))
+    if not labels:
+        raise DataError(f"{path} has no data rows")
+    columns: dict[str, list] = {"text_a": text_a, "label": labels}
+    if task.text_b_field is not None:
+        columns["text_b"] = text_b
+    return Dataset.from_dict(columns)
+
+
+def _parse_label(task: TaskSpec, raw: str, where: str) -> float | int:
+    if task.label_values is None:
+        try:
+            return float(raw)
+        except ValueError:
+            raise DataError(f"{where}: label '{raw}' is not a number (task {task.name})") from None
+    try:
+        return task.label_values.index(raw)
+    except ValueError:
+        raise DataError(
+            f"{where}: unknown label '{raw}' for task {task.name}; expected one of "
+            f"{', '.join(task.label_values)}"
+        ) from None
+
+
+def read_hub_split(task: TaskSpec, split: str) -> Dataset:
+    """The same split from the hub, renamed to the suite's columns."""
+    from datasets import load_dataset
+
+    try:
+        ds = load_dataset(HUB_DATASET, task.name, split=split)
+    except Exception as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise DataError(
+            f"task '{task.name}': no --glue-dir/GLUE_DIR given and '{HUB_DATASET}' could not be "
+            f"loaded from the hub ({reason}); download GLUE and pass --glue-dir DIR or set GLUE_DIR"
+        ) from exc
+    a, b = task.hub_text_columns
+    columns = {"text_a": ds[a], "label": ds["label"]}
+    if b is not None:
+        columns["text_b"] = ds[b]
+    return Dataset.from_dict(columns)
+
+
+def load_split(task: TaskSpec, split: str, glue_dir: Path | None) -> Dataset:
+    return read_hub_split(task, split) if glue_dir is None else read_tsv_split(task, glue_dir, split)
+
+
+def subsample(ds: Dataset, max_samples: int | None, seed: int) -> Dataset:
+    """A seeded subset that does not depend on anything but (size, seed)."""
+    if max_samples is None or len(ds) <= max_samples:
+        return ds
+    order = np.random.default_rng(seed).permutation(len(ds))[:max_samples]
+    return ds.select(sorted(order.tolist()))
+
+
+@dataclass
+class TaskData:
+    task: TaskSpec
+    train: Dataset
+    evals: dict[str, Dataset]
+
+
+def load_task(
+    task: TaskSpec,
+    glue_dir: Path | None,
+    max_train_samples: int | None = None,
+    max_eval_samples: int | None = None,
+    data_seed: int = 0,
+) -> TaskData:
+    train = subsample(load_split(task, "train", glue_dir), max_train_samples, data_seed)
+    evals = {
+        split: subsample(load_split(task, split, glue_dir), max_eval_samples, data_seed)
+        for split in task.eval_splits
+    }
+    return TaskData(task, train, evals)
+
+
+def tokenize(ds: Dataset, tokenizer, max_length: int) -> Dataset:
+    """Token ids without padding: batches are padded dynamically by the collator."""
+
+    def encode(batch: dict) -> dict:
+        second = batch.get("text_b")
+        return tokenizer(batch["text_a"], second, truncation=True, max_length=max_length)
+
+    keep = {"label"}
+    return ds.map(encode, batched=True, remove_columns=[c for c in ds.column_names if c not in keep])

@@ -1,0 +1,44 @@
+"""Dev-set predictions and GLUE metrics for a trained model."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from datasets import Dataset
+from torch.utils.data import DataLoader
+
+from suite.data import TaskSpec
+from suite.metrics import split_metrics, task_metrics
+
+
+@torch.inference_mode()
+def predict(model: torch.nn.Module, ds: Dataset, collator, batch_size: int = 64) -> np.ndarray:
+    """Class ids (or regression scores) in dataset order.
+
+    Examples are batched by length so dynamic padding wastes little compute on CPU, then the
+    predictions are put back in the original order.
+    """
+    model.eval()
+    lengths = np.array([len(ids) for ids in ds["input_ids"]])
+    order = np.argsort(lengths, kind="stable")
+    ordered = ds.select(order.tolist()).remove_columns("label")
+    outputs: list[np.ndarray] = []
+    for batch in DataLoader(ordered, batch_size=batch_size, collate_fn=collator):
+        logits = model(**batch).logits
+        regression = logits.shape[-1] == 1
+        outputs.append(logits.squeeze(-1).numpy() if regression else logits.argmax(-1).numpy())
+    predictions = np.concatenate(outputs)
+    restored = np.empty_like(predictions)
+    restored[order] = predictions
+    return restored
+
+
+def evaluate(
+    model: torch.nn.Module, task: TaskSpec, eval_sets: dict[str, Dataset], collator
+) -> dict[str, float]:
+    """All sub-metrics for every eval split of the task (0-100)."""
+    per_split = {
+        split: task_metrics(task, predict(model, ds, collator), np.asarray(ds["label"]))
+        for split, ds in eval_sets.items()
+    }
+    return split_metrics(task, per_split)

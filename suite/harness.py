@@ -1,0 +1,351 @@
+"""Expand the grid, skip finished cells, run each cell, and write one result record per cell.
+
+A cell is a pure function of its spec (task, method, budget, seed + the preset), so cells can run
+in any order and a finished cell is skipped on the next run (resume).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+from transformers import DataCollatorWithPadding
+
+from suite.api import Budget, PruningMethod, RunContext
+from suite.data import TaskData, get_task, load_task, tokenize
+from suite.evaluation import evaluate
+from suite.flops import FlopReport, budget_fraction, count_flops, linear_compression
+from suite.latency import measure_latency
+from suite.metrics import primary_score
+from suite.models import load_model, load_tokenizer
+from suite.presets import Preset
+from suite.registry import get_method, get_registered
+from suite.results import (
+    RunResult,
+    cell_path,
+    config_hash,
+    git_sha,
+    hardware,
+    read_record,
+    versions,
+    write_json_atomic,
+)
+from suite.teacher import Teacher, TeacherStore
+from suite.train import TrainStats, make_loader, train
+
+log = logging.getLogger("suite")
+
+TEACHER_METHOD = "dense"
+CALIBRATION_BATCHES = 4
+FINISHED = ("ok", "over_budget")
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: str
+    method: str
+    budget: float
+    seed: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.task}/{self.method}/b{self.budget:g}/s{self.seed}"
+
+
+def expand_grid(preset: Preset, methods: list[str]) -> list[Cell]:
+    """task x method x budget x seed; a method that does not compress runs at budget 1.0 only."""
+    cells = []
+    for task in preset.tasks:
+        for method in methods:
+            budgets = preset.budgets if get_registered(method).info.budgeted else (1.0,)
+            for budget in budgets:
+                for seed in preset.seeds:
+                    cells.append(Cell(task, method, float(budget), int(seed)))
+    return cells
+
+
+@dataclass
+class GridSummary:
+    ran: list[RunResult] = field(default_factory=list)
+    skipped: list[Cell] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.ran)
+
+    @property
+    def any_failed(self) -> bool:
+        return self.count("failed") > 0
+
+
+@dataclass
+class _Trained:
+    model: torch.nn.Module
+    stats: TrainStats
+    metrics: dict[str, float]
+    eval_s: float
+
+
+class Harness:
+    def __init__(
+        self,
+        preset: Preset,
+        results_dir: Path,
+        glue_dir: Path | None,
+        cache_dir: Path,
+        progress: bool = True,
+    ) -> None:
+        self.preset = preset
+        self.results_dir = Path(results_dir)
+        self.glue_dir = glue_dir
+        self.teachers = TeacherStore(cache_dir)
+        self.progress = progress
+        self._tokenizer = None
+        self._data: dict[str, TaskData] = {}
+        self._reference: dict[str, FlopReport] = {}
+        self._provenance: dict[str, Any] | None = None
+
+    # ----- shared, cached inputs -------------------------------------------------------------
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.preset.model)
+        return self._tokenizer
+
+    @property
+    def collator(self) -> DataCollatorWithPadding:
+        return DataCollatorWithPadding(self.tokenizer, return_tensors="pt")
+
+    def task_data(self, task_name: str) -> TaskData:
+        """Parsed, subsampled and tokenized data of one task (loaded once per harness)."""
+        if task_name not in self._data:
+            task = get_task(task_name)
+            raw = load_task(
+                task,
+                self.glue_dir,
+                self.preset.max_train_samples,
+                self.preset.max_eval_samples,
+                self.preset.data_seed,
+            )
+            max_len = self.preset.train.max_seq_length
+            self._data[task_name] = TaskData(
+                task,
+                tokenize(raw.train, self.tokenizer, max_len),
+                {s: tokenize(ds, self.tokenizer, max_len) for s, ds in raw.evals.items()},
+            )
+        return self._data[task_name]
+
+    def preflight(self, cells: list[Cell]) -> None:
+        """Fail before the grid on bad input that would fail every cell (data, model, tokenizer)."""
+        for task_name in dict.fromkeys(c.task for c in cells):
+            self.task_data(task_name)
+            self.reference_flops(task_name)
+
+    def reference_flops(self, task_name: str) -> FlopReport:
+        """Dense FLOPs of the unpruned model: the denominator of every budget for this task."""
+        if task_name not in self._reference:
+            model = load_model(self.preset.model, get_task(task_name), seed=0)
+            self._reference[task_name] = count_flops(model, self.preset.flop_seq_len)
+        return self._reference[task_name]
+
+    def provenance(self) -> dict[str, Any]:
+        if self._provenance is None:
+            self._provenance = {"versions": versions(), "git_sha": git_sha(), "hardware": hardware()}
+        return self._provenance
+
+    # ----- configuration identity ------------------------------------------------------------
+    def _data_config(self) -> dict[str, Any]:
+        p = self.preset
+        return {
+            "max_train_samples": p.max_train_samples,
+            "max_eval_samples": p.max_eval_samples,
+            "data_seed": p.data_seed,
+            "max_seq_length": p.train.max_seq_length,
+            "data_source": "glue_dir" if self.glue_dir is not None else "hub",
+        }
+
+    def _teacher_config(self, task: str, seed: int) -> dict[str, Any]:
+        return {
+            "model": self.preset.model,
+            "task": task,
+            "seed": seed,
+            "method": TEACHER_METHOD,
+            "train": dataclasses.asdict(self.preset.train_for(task)),
+            "data": self._data_config(),
+        }
+
+    def cell_config(self, cell: Cell, method: PruningMethod) -> dict[str, Any]:
+        config = self._teacher_config(cell.task, cell.seed)
+        config.update(
+            method=cell.method,
+            method_config=_as_dict(method.config),
+            budget=cell.budget,
+            flop_seq_len=self.preset.flop_seq_len,
+        )
+        if method.info.needs_teacher:
+            config["teacher"] = self.teachers.key(self._teacher_config(cell.task, cell.seed))
+        return config
+
+    # ----- running ---------------------------------------------------------------------------
+    def run(self, cells: list[Cell], on_result: Callable[[RunResult], None] | None = None) -> GridSummary:
+        self.preflight(cells)
+        summary = GridSummary()
+        bar = tqdm(cells, desc="cells", unit="cell", disable=not self.progress)
+        for cell in bar:
+            bar.set_postfix_str(cell.label)
+            method = get_method(cell.method)
+            config = self.cell_config(cell, method)
+            path = cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed)
+            existing = read_record(path)
+            if existing and existing.get("status") in FINISHED and existing.get("config_hash") == config_hash(config):
+                summary.skipped.append(cell)
+                continue
+            result = self.run_cell(cell, method, config)
+            write_json_atomic(path, result.to_dict())
+            summary.ran.append(result)
+            if on_result is not None:
+                on_result(result)
+        return summary
+
+    def run_cell(self, cell: Cell, method: PruningMethod, config: dict[str, Any]) -> RunResult:
+        """Run one cell; any exception becomes a `failed` record so the grid goes on."""
+        start = time.perf_counter()
+        result = RunResult(
+            method=cell.method,
+            task=cell.task,
+            budget=cell.budget,
+            seed=cell.seed,
+            status="failed",
+            config_hash=config_hash(config),
+            model=self.preset.model,
+            method_config=_as_dict(method.config),
+            run_config=config,
+            **self.provenance(),
+        )
+        try:
+            self._measure(cell, method, result)
+        except Exception as exc:
+            log.error("cell %s failed: %s", cell.label, exc)
+            log.debug(traceback.format_exc())
+            result.status = "failed"
+            result.error = f"{type(exc).__name__}: {exc}\n{_traceback_tail(exc)}"
+        result.wall_s = time.perf_counter() - start
+        return result
+
+    def _measure(self, cell: Cell, method: PruningMethod, result: RunResult) -> None:
+        task = get_task(cell.task)
+        reference = self.reference_flops(cell.task)
+        if method.info.is_teacher:
+            teacher = self.teacher(cell.task, cell.seed)
+            model, meta = teacher.model, teacher.meta
+            result.teacher = teacher.summary
+            result.metrics = meta["metrics"]
+            result.train_steps, result.train_examples = meta["train_steps"], meta["train_examples"]
+        else:
+            teacher = self.teacher(cell.task, cell.seed) if method.info.needs_teacher else None
+            result.teacher = teacher.summary if teacher else None
+            trained = self._fit(cell.task, cell.seed, method, Budget(cell.budget), teacher)
+            model = trained.model
+            result.metrics = trained.metrics
+            result.train_steps, result.train_examples = trained.stats.steps, trained.stats.examples
+        result.score = primary_score(task, result.metrics)
+        report = count_flops(model, self.preset.flop_seq_len)
+        fraction = budget_fraction(report, reference)
+        result.flops = {
+            "dense": report.dense,
+            "effective": report.effective,
+            "fraction": fraction,
+            "dense_fraction": report.dense / reference.dense,
+            "attention": report.attention,
+            "linear_compression": linear_compression(report, reference),
+            "reference_dense": reference.dense,
+            "seq_len": report.seq_len,
+        }
+        result.params = {
+            "total": report.params_total,
+            "nonzero": report.params_nonzero,
+            "encoder_linear_density": report.encoder_linear_nonzero / reference.encoder_linear_weights,
+            "reference_total": reference.params_total,
+        }
+        result.latency_ms = measure_latency(
+            model,
+            self.preset.flop_seq_len,
+            self.preset.latency_batches,
+            repeats=self.preset.latency_repeats,
+        )
+        result.status = "ok" if Budget(cell.budget).allows(fraction) else "over_budget"
+        if result.status == "over_budget":
+            result.error = f"effective FLOP fraction {fraction:.4f} exceeds budget {cell.budget:g} (+1%)"
+
+    def teacher(self, task: str, seed: int) -> Teacher:
+        """The dense fine-tuned model for (task, seed): from the cache, or trained now."""
+
+        def train_teacher(key: str) -> Teacher:
+            log.info("training teacher %s for %s seed %d", key, task, seed)
+            trained = self._fit(task, seed, get_method(TEACHER_METHOD), Budget(1.0), None)
+            meta = {
+                "id": key,
+                "score": primary_score(get_task(task), trained.metrics),
+                "metrics": trained.metrics,
+                "train_steps": trained.stats.steps,
+                "train_examples": trained.stats.examples,
+                "wall_s": trained.stats.wall_s + trained.eval_s,
+                "config": self._teacher_config(task, seed),
+            }
+            return Teacher(trained.model, meta)
+
+        teacher = self.teachers.get_or_train(self._teacher_config(task, seed), train_teacher)
+        teacher.model.requires_grad_(False).eval()
+        return teacher
+
+    def _fit(
+        self, task_name: str, seed: int, method: PruningMethod, budget: Budget, teacher: Teacher | None
+    ) -> _Trained:
+        """prepare -> train -> finalize -> evaluate: the same path for students and teachers."""
+        data = self.task_data(task_name)
+        cfg = self.preset.train_for(task_name)
+        model = load_model(self.preset.model, data.task, seed)
+        ctx = RunContext(
+            task=data.task,
+            budget=budget,
+            seed=seed,
+            total_steps=cfg.total_steps(len(data.train)),
+            reference=self.reference_flops(task_name),
+            flop_seq_len=self.preset.flop_seq_len,
+            teacher=teacher.model if teacher else None,
+            calibration_batches=self._calibration_batches(data, cfg.batch_size, seed),
+            logger=logging.getLogger(f"suite.method.{method.info.name}"),
+        )
+        model = method.prepare(model, ctx)
+        torch.manual_seed(seed)  # dropout masks: the same stream for every method
+        stats = train(model, method, ctx, data.train, self.collator, cfg, progress=self.progress)
+        model = method.finalize(model, ctx)
+        model.eval()
+        eval_start = time.perf_counter()
+        metrics = evaluate(model, data.task, data.evals, self.collator)
+        return _Trained(model, stats, metrics, time.perf_counter() - eval_start)
+
+    def _calibration_batches(self, data: TaskData, batch_size: int, seed: int) -> list[dict]:
+        loader = make_loader(data.train, self.collator, batch_size, seed=seed + 10_000)
+        batches = []
+        for batch in loader:
+            batches.append(batch)
+            if len(batches) >= CALIBRATION_BATCHES:
+                break
+        return batches
+
+
+def _as_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
+
+
+def _traceback_tail(exc: BaseException, lines: int = 6) -> str:
+    formatted = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return "\n".join(formatted.strip().splitlines()[-lines:])

@@ -1,0 +1,100 @@
+"""Presets: a whole experiment as data. Any field can be overridden from the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from suite.errors import SuiteError
+from suite.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    model: str
+    tasks: tuple[str, ...]
+    budgets: tuple[float, ...]
+    seeds: tuple[int, ...]
+    train: TrainConfig
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None  # None: the whole dev split
+    data_seed: int = 0  # the train subsample is the same for every seed and method
+    flop_seq_len: int = 128
+    latency_batches: tuple[int, ...] = (1, 32)
+    latency_repeats: int = 5
+    # Per-task epochs (the paper trains small tasks longer); overrides train.epochs.
+    task_epochs: dict[str, float] = field(default_factory=dict)
+
+    def train_for(self, task: str) -> TrainConfig:
+        if task in self.task_epochs:
+            return replace(self.train, epochs=self.task_epochs[task])
+        return self.train
+
+    def with_overrides(self, **overrides) -> Preset:
+        """Apply CLI overrides; None means 'keep the preset value'."""
+        train_fields = {"epochs", "learning_rate", "batch_size", "max_steps"}
+        train_over = {k: v for k, v in overrides.items() if k in train_fields and v is not None}
+        top = {k: v for k, v in overrides.items() if k not in train_fields and v is not None}
+        preset = replace(self, **top)
+        if train_over:
+            # An explicit --epochs applies to every task, so per-task epochs are dropped.
+            task_epochs = {} if "epochs" in train_over else preset.task_epochs
+            preset = replace(preset, train=replace(preset.train, **train_over), task_epochs=task_epochs)
+        return preset
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            name="smoke",
+            description="random tiny BERT, 128 train examples, a few steps: seconds per cell (tests, CI)",
+            model="tiny",
+            tasks=("sst2", "mrpc"),
+            budgets=(0.5,),
+            seeds=(0,),
+            train=TrainConfig(epochs=1, learning_rate=1e-3, batch_size=16, max_seq_length=64),
+            max_train_samples=128,
+            max_eval_samples=128,
+            latency_repeats=2,
+        ),
+        Preset(
+            name="quick",
+            description="MiniLM-L6 on SST-2 and MRPC, 2000 train examples, budget 0.1 (~15 min)",
+            model="minilm-l6",
+            tasks=("sst2", "mrpc"),
+            budgets=(0.1,),
+            seeds=(0,),
+            train=TrainConfig(epochs=2, learning_rate=1e-4, batch_size=32, max_seq_length=128),
+            max_train_samples=2000,
+        ),
+        Preset(
+            name="cpu",
+            description="MiniLM-L6, five GLUE tasks, budgets 0.5/0.25/0.1, seeds 0-2 (the leaderboard)",
+            model="minilm-l6",
+            tasks=("cola", "sst2", "mrpc", "stsb", "rte"),
+            budgets=(0.5, 0.25, 0.1),
+            seeds=(0, 1, 2),
+            train=TrainConfig(epochs=3, learning_rate=1e-4, batch_size=32, max_seq_length=128),
+            max_train_samples=4000,
+        ),
+        Preset(
+            name="paper",
+            description="bert-base-uncased from the hub, all GLUE tasks, full data, paper schedule (GPU)",
+            model="bert-base-uncased",
+            tasks=("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte"),
+            budgets=(0.5, 0.25, 0.1),
+            seeds=(0, 1, 2),
+            # SparseBERT: Adam, lr 3e-5 constant, no warmup, weight decay 0.01, batch 32, len 128.
+            train=TrainConfig(epochs=3, learning_rate=3e-5, batch_size=32, lr_schedule="constant"),
+            task_epochs={"mrpc": 12, "qnli": 5},  # the two schedules the paper states
+        ),
+    ]
+}
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise SuiteError(f"unknown preset '{name}'; known presets: {', '.join(PRESETS)}")
+    return PRESETS[name]

@@ -1,0 +1,109 @@
+"""One plain training loop, identical for every method; methods act only through their hooks."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from datasets import Dataset
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
+
+from suite.api import PruningMethod, RunContext
+from suite.errors import NonFiniteLossError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training budget shared by every method (and by the teacher)."""
+
+    epochs: float = 3.0
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.0
+    lr_schedule: str = "linear"  # "linear" decay to 0, or "constant"
+    max_grad_norm: float = 1.0
+    max_seq_length: int = 128
+    max_steps: int | None = None  # overrides epochs when set
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in ("linear", "constant"):
+            raise ValueError(f"lr_schedule must be 'linear' or 'constant', not {self.lr_schedule!r}")
+        if self.epochs <= 0 or self.batch_size <= 0:
+            raise ValueError("epochs and batch_size must be positive")
+
+    def total_steps(self, n_examples: int) -> int:
+        if self.max_steps is not None:
+            return self.max_steps
+        return max(1, math.ceil(self.epochs * math.ceil(n_examples / self.batch_size)))
+
+
+@dataclass(frozen=True)
+class TrainStats:
+    steps: int
+    examples: int
+    final_loss: float
+    wall_s: float
+
+
+def make_loader(ds: Dataset, collator, batch_size: int, seed: int | None) -> DataLoader:
+    generator = None
+    if seed is not None:
+        generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        ds, batch_size=batch_size, shuffle=seed is not None, generator=generator, collate_fn=collator
+    )
+
+
+def _schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total: int):
+    warmup = int(cfg.warmup_ratio * total)
+    if cfg.lr_schedule == "constant":
+        return get_constant_schedule_with_warmup(optimizer, warmup)
+    return get_linear_schedule_with_warmup(optimizer, warmup, total)
+
+
+def train(
+    model: torch.nn.Module,
+    method: PruningMethod,
+    ctx: RunContext,
+    train_set: Dataset,
+    collator,
+    cfg: TrainConfig,
+    progress: bool = True,
+) -> TrainStats:
+    """Run exactly ctx.total_steps optimizer steps over reshuffled epochs of `train_set`."""
+    start = time.perf_counter()
+    optimizer = torch.optim.AdamW(method.param_groups(model, cfg.learning_rate, cfg.weight_decay))
+    scheduler = _schedule(optimizer, cfg, ctx.total_steps)
+    loader = make_loader(train_set, collator, cfg.batch_size, seed=ctx.seed)
+    model.train()
+    step = examples = 0
+    loss_value = float("nan")
+    bar = tqdm(total=ctx.total_steps, desc="train", leave=False, disable=not progress)
+    while step < ctx.total_steps:
+        for batch in loader:
+            outputs = model(**batch, **method.forward_kwargs)
+            loss = method.training_loss(model, batch, outputs, ctx)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise NonFiniteLossError(f"loss became {loss_value} at step {step + 1}")
+            loss.backward()
+            if cfg.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            examples += int(batch["input_ids"].shape[0])
+            method.on_step_end(model, step, ctx)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+            if step >= ctx.total_steps:
+                break
+    bar.close()
+    model.eval()
+    return TrainStats(step, examples, loss_value, time.perf_counter() - start)
