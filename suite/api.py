@@ -113,7 +113,7 @@ class PruningMethod(ABC):
         """The loss to minimise; the default is the task loss the model computed from labels."""
         return outputs.loss
 
-    def on_step_end(self, model: nn.Module, step: int, ctx: RunContext) -> None:
+    def on_step_end(self, model: nn.Module, step: int, ctx: RunContext) -> None:  # noqa: B027 (optional hook)
         """Called after every optimizer step (step counts from 1): schedules, mask refresh."""
 
     @abstractmethod

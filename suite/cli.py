@@ -21,7 +21,9 @@ def _csv(kind: type):
         try:
             return tuple(kind(part) for part in text.split(",") if part.strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, got '{text}'") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list of {kind.__name__}, got '{text}'"
+            ) from None
 
     return parse
 
@@ -48,9 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int)
     run.add_argument("--results-dir", type=Path, help="default: results/<preset>")
     run.add_argument("--glue-dir", type=Path, help="classic glue_data folder (default: $GLUE_DIR, else the hub)")
-    run.add_argument("--cache-dir", type=Path, help="teacher cache (default: $PRUNE_SUITE_CACHE or ~/.cache/prune_suite)")
-    run.add_argument("--plugins", action="append", default=[], metavar="MODULE_OR_FILE",
-                     help="import extra method plugins (repeatable)")
+    run.add_argument(
+        "--cache-dir", type=Path, help="teacher cache (default: $PRUNE_SUITE_CACHE or ~/.cache/prune_suite)"
+    )
+    run.add_argument(
+        "--plugins",
+        action="append",
+        default=[],
+        metavar="MODULE_OR_FILE",
+        help="import extra method plugins (repeatable)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     ls = sub.add_parser("ls", help="list methods, tasks or presets")
@@ -64,8 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--num-labels", type=int, default=2)
 
     board = sub.add_parser("leaderboard", help="render markdown tables from result files")
-    board.add_argument("--results-dir", type=Path, default=Path("results"),
-                       help="folder searched recursively for result JSON files (default: results)")
+    board.add_argument(
+        "--results-dir",
+        type=Path,
+        default=Path("results"),
+        help="folder searched recursively for result JSON files (default: results)",
+    )
     board.add_argument("--out", type=Path, help="output folder (default: the results folder)")
     return parser
 
@@ -80,44 +93,68 @@ def cmd_run(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset)
     for budget in args.budgets or ():
         if not 0.0 < budget <= 1.0:
-            raise SuiteError(f"budget {budget:g} is outside (0, 1]: budgets are fractions of the dense FLOPs, e.g. --budgets 0.5,0.1")
-    for name, value in (("--max-train-samples", args.max_train_samples), ("--max-eval-samples", args.max_eval_samples),
-                        ("--max-steps", args.max_steps), ("--batch-size", args.batch_size)):
+            raise SuiteError(
+                f"budget {budget:g} is outside (0, 1]: budgets are fractions of the dense FLOPs, e.g. --budgets 0.5,0.1"
+            )
+    for name, value in (
+        ("--max-train-samples", args.max_train_samples),
+        ("--max-eval-samples", args.max_eval_samples),
+        ("--max-steps", args.max_steps),
+        ("--batch-size", args.batch_size),
+    ):
         if value is not None and value <= 0:
             raise SuiteError(f"{name} must be a positive integer, got {value}")
     if args.epochs is not None and args.epochs <= 0:
         raise SuiteError(f"--epochs must be positive, got {args.epochs:g}")
     tasks = tuple(get_task(t).name for t in args.tasks) if args.tasks else None
     preset = preset.with_overrides(
-        tasks=tasks, budgets=args.budgets, seeds=args.seeds, model=args.model,
-        max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
-        epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.learning_rate,
+        tasks=tasks,
+        budgets=args.budgets,
+        seeds=args.seeds,
+        model=args.model,
+        max_train_samples=args.max_train_samples,
+        max_eval_samples=args.max_eval_samples,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        learning_rate=args.learning_rate,
         batch_size=args.batch_size,
     )
     load_plugins(args.plugins)
     methods = resolve_method_names(args.methods)
     glue_dir = glue_dir_from_env(args.glue_dir)
     if glue_dir is not None and not glue_dir.is_dir():
-        raise SuiteError(f"GLUE directory {glue_dir} does not exist; pass --glue-dir DIR or set GLUE_DIR to a glue_data folder")
+        raise SuiteError(
+            f"GLUE directory {glue_dir} does not exist; pass --glue-dir DIR or set GLUE_DIR to a glue_data folder"
+        )
     results_dir = args.results_dir or Path("results") / preset.name
-    harness = Harness(preset, results_dir, glue_dir, args.cache_dir or default_cache_dir(),
-                      progress=not args.no_progress)
+    harness = Harness(
+        preset, results_dir, glue_dir, args.cache_dir or default_cache_dir(), progress=not args.no_progress
+    )
     cells = expand_grid(preset, methods)
-    print(f"{len(cells)} cells: {len(preset.tasks)} tasks x {len(methods)} methods, budgets "
-          f"{','.join(f'{b:g}' for b in preset.budgets)}, seeds {','.join(map(str, preset.seeds))}; "
-          f"model {preset.model}; results in {results_dir}", file=sys.stderr)
+    print(
+        f"{len(cells)} cells: {len(preset.tasks)} tasks x {len(methods)} methods, budgets "
+        f"{','.join(f'{b:g}' for b in preset.budgets)}, seeds {','.join(map(str, preset.seeds))}; "
+        f"model {preset.model}; results in {results_dir}",
+        file=sys.stderr,
+    )
 
     def report(result) -> None:
         score = "-" if result.score is None else f"{result.score:.2f}"
         fraction = result.flops.get("fraction")
         frac = "-" if fraction is None else f"{fraction:.3f}"
-        print(f"{result.task:6s} {result.method:12s} budget {result.budget:<5g} seed {result.seed}: "
-              f"{result.status:11s} score {score:>6s}  FLOP fraction {frac}  {result.wall_s:.0f}s"
-              + (f"  ({result.error.splitlines()[0]})" if result.error else ""), file=sys.stderr)
+        print(
+            f"{result.task:6s} {result.method:12s} budget {result.budget:<5g} seed {result.seed}: "
+            f"{result.status:11s} score {score:>6s}  FLOP fraction {frac}  {result.wall_s:.0f}s"
+            + (f"  ({result.error.splitlines()[0]})" if result.error else ""),
+            file=sys.stderr,
+        )
 
     summary = harness.run(cells, on_result=report)
-    print(f"done: {summary.count('ok')} ok, {summary.count('over_budget')} over budget, "
-          f"{summary.count('failed')} failed, {len(summary.skipped)} already finished (skipped)", file=sys.stderr)
+    print(
+        f"done: {summary.count('ok')} ok, {summary.count('over_budget')} over budget, "
+        f"{summary.count('failed')} failed, {len(summary.skipped)} already finished (skipped)",
+        file=sys.stderr,
+    )
     return 1 if summary.any_failed else 0
 
 
@@ -134,7 +171,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
         for task in TASKS.values():
             kind = "regression" if task.is_regression else f"{task.num_labels} classes"
-            print(f"{task.name:6s} {task.dir_name:6s} {kind:10s} primary: {task.primary_metric:22s} eval: {','.join(task.eval_splits)}")
+            splits = ",".join(task.eval_splits)
+            print(f"{task.name:6s} {task.dir_name:6s} {kind:10s} primary: {task.primary_metric:22s} eval: {splits}")
     else:
         from suite.presets import PRESETS
 
@@ -151,8 +189,12 @@ def cmd_flops(args: argparse.Namespace) -> int:
         raise SuiteError(f"--seq-len must be positive, got {args.seq_len}")
     model = load_classifier(args.model, args.num_labels)
     report = count_flops(model, args.seq_len)
-    out = {"model": args.model, **report.as_dict(), "dense_gflops": report.dense / 1e9,
-           "effective_gflops": report.effective / 1e9}
+    out = {
+        "model": args.model,
+        **report.as_dict(),
+        "dense_gflops": report.dense / 1e9,
+        "effective_gflops": report.effective / 1e9,
+    }
     print(json.dumps(out, indent=2))
     return 0
 
@@ -161,7 +203,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from suite.leaderboard import write_leaderboard
 
     if not args.results_dir.is_dir():
-        raise SuiteError(f"results folder {args.results_dir} does not exist; run `python -m suite run` first or pass --results-dir")
+        raise SuiteError(
+            f"results folder {args.results_dir} does not exist; run `python -m suite run` first or pass --results-dir"
+        )
     try:
         path = write_leaderboard(args.results_dir, args.out or args.results_dir)
     except FileNotFoundError as exc:

@@ -90,27 +90,47 @@ _ENTAIL = ("entailment", "not_entailment")
 TASKS: dict[str, TaskSpec] = {
     t.name: t
     for t in [
-        _task("cola", "CoLA", (3, None, 1), 4, (_BINARY, ("unacceptable", "acceptable")),
-              ("sentence", None), "matthews_correlation", header=False),
-        _task("sst2", "SST-2", (0, None, 1), 2, (_BINARY, ("negative", "positive")),
-              ("sentence", None), "accuracy"),
-        _task("mrpc", "MRPC", (3, 4, 0), 5, (_BINARY, ("not_equivalent", "equivalent")),
-              ("sentence1", "sentence2"), "f1"),
+        _task(
+            "cola",
+            "CoLA",
+            (3, None, 1),
+            4,
+            (_BINARY, ("unacceptable", "acceptable")),
+            ("sentence", None),
+            "matthews_correlation",
+            header=False,
+        ),
+        _task("sst2", "SST-2", (0, None, 1), 2, (_BINARY, ("negative", "positive")), ("sentence", None), "accuracy"),
+        _task(
+            "mrpc", "MRPC", (3, 4, 0), 5, (_BINARY, ("not_equivalent", "equivalent")), ("sentence1", "sentence2"), "f1"
+        ),
         _task("stsb", "STS-B", (7, 8, 9), 10, None, ("sentence1", "sentence2"), "spearmanr"),
-        _task("qqp", "QQP", (3, 4, 5), 6, (_BINARY, ("not_duplicate", "duplicate")),
-              ("question1", "question2"), "f1"),
-        _task("mnli", "MNLI", (8, 9, -1),
-              {"train": (12,), "validation_matched": (16,), "validation_mismatched": (16,)},
-              (("entailment", "neutral", "contradiction"),) * 2,
-              ("premise", "hypothesis"), "accuracy",
-              files={"train": "train.tsv", "validation_matched": "dev_matched.tsv",
-                     "validation_mismatched": "dev_mismatched.tsv"}),
-        _task("qnli", "QNLI", (1, 2, 3), 4, (_ENTAIL, _ENTAIL), ("question", "sentence"),
-              "accuracy"),
-        _task("rte", "RTE", (1, 2, 3), 4, (_ENTAIL, _ENTAIL), ("sentence1", "sentence2"),
-              "accuracy"),
-        _task("wnli", "WNLI", (1, 2, 3), 4, (_BINARY, ("not_entailment", "entailment")),
-              ("sentence1", "sentence2"), "accuracy"),
+        _task("qqp", "QQP", (3, 4, 5), 6, (_BINARY, ("not_duplicate", "duplicate")), ("question1", "question2"), "f1"),
+        _task(
+            "mnli",
+            "MNLI",
+            (8, 9, -1),
+            {"train": (12,), "validation_matched": (16,), "validation_mismatched": (16,)},
+            (("entailment", "neutral", "contradiction"),) * 2,
+            ("premise", "hypothesis"),
+            "accuracy",
+            files={
+                "train": "train.tsv",
+                "validation_matched": "dev_matched.tsv",
+                "validation_mismatched": "dev_mismatched.tsv",
+            },
+        ),
+        _task("qnli", "QNLI", (1, 2, 3), 4, (_ENTAIL, _ENTAIL), ("question", "sentence"), "accuracy"),
+        _task("rte", "RTE", (1, 2, 3), 4, (_ENTAIL, _ENTAIL), ("sentence1", "sentence2"), "accuracy"),
+        _task(
+            "wnli",
+            "WNLI",
+            (1, 2, 3),
+            4,
+            (_BINARY, ("not_entailment", "entailment")),
+            ("sentence1", "sentence2"),
+            "accuracy",
+        ),
     ]
 }
 
@@ -188,8 +208,7 @@ def _parse_label(task: TaskSpec, raw: str, where: str) -> float | int:
         return task.label_values.index(raw)
     except ValueError:
         raise DataError(
-            f"{where}: unknown label '{raw}' for task {task.name}; expected one of "
-            f"{', '.join(task.label_values)}"
+            f"{where}: unknown label '{raw}' for task {task.name}; expected one of {', '.join(task.label_values)}"
         ) from None
 
 
@@ -240,8 +259,7 @@ def load_task(
 ) -> TaskData:
     train = subsample(load_split(task, "train", glue_dir), max_train_samples, data_seed)
     evals = {
-        split: subsample(load_split(task, split, glue_dir), max_eval_samples, data_seed)
-        for split in task.eval_splits
+        split: subsample(load_split(task, split, glue_dir), max_eval_samples, data_seed) for split in task.eval_splits
     }
     return TaskData(task, train, evals)
 

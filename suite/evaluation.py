@@ -33,9 +33,7 @@ def predict(model: torch.nn.Module, ds: Dataset, collator, batch_size: int = 64)
     return restored
 
 
-def evaluate(
-    model: torch.nn.Module, task: TaskSpec, eval_sets: dict[str, Dataset], collator
-) -> dict[str, float]:
+def evaluate(model: torch.nn.Module, task: TaskSpec, eval_sets: dict[str, Dataset], collator) -> dict[str, float]:
     """All sub-metrics for every eval split of the task (0-100)."""
     per_split = {
         split: task_metrics(task, predict(model, ds, collator), np.asarray(ds["label"]))

@@ -27,6 +27,8 @@ Density = Callable[[nn.Linear], float]
 def nonzero_density(linear: nn.Linear) -> float:
     """Fraction of nonzero entries of the weight the layer multiplies with."""
     weight = linear.weight
+    if weight.is_meta:  # shapes only (FLOP counting without allocating weights): dense
+        return 1.0
     return float(torch.count_nonzero(weight)) / weight.numel() if weight.numel() else 0.0
 
 
@@ -87,16 +89,15 @@ def head_size(model: nn.Module) -> int:
     return config.hidden_size // config.num_attention_heads
 
 
-def count_flops(
-    model: nn.Module, seq_len: int = DEFAULT_SEQ_LEN, density: Density = nonzero_density
-) -> FlopReport:
+def count_flops(model: nn.Module, seq_len: int = DEFAULT_SEQ_LEN, density: Density = nonzero_density) -> FlopReport:
     """Apply the FLOP rule to `model`. `density` lets a method report masks it keeps apart."""
     n = seq_len
+    base = _base(model)
     d_head = head_size(model)
     dense = effective = attention = 0.0
     enc_weights = 0
     enc_nonzero = 0.0
-    for i, layer in enumerate(_base(model).encoder.layer):
+    for layer in base.encoder.layer:
         kept_heads = layer.attention.self.query.out_features // d_head
         attn = 2 * n * n * d_head * kept_heads
         attention += 2 * attn
@@ -122,7 +123,7 @@ def count_flops(
         encoder_linear_weights=enc_weights,
         encoder_linear_nonzero=enc_nonzero,
         params_total=sum(p.numel() for p in params),
-        params_nonzero=int(sum(int(torch.count_nonzero(p)) for p in params)),
+        params_nonzero=int(sum(p.numel() if p.is_meta else int(torch.count_nonzero(p)) for p in params)),
     )
 
 

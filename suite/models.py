@@ -93,9 +93,7 @@ def load_classifier(name: str, num_labels: int, seed: int = 0) -> PreTrainedMode
         config.num_labels = num_labels
         return AutoModelForSequenceClassification.from_config(config)
     try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            _pretrained_source(name), num_labels=num_labels
-        )
+        return AutoModelForSequenceClassification.from_pretrained(_pretrained_source(name), num_labels=num_labels)
     except Exception as exc:
         raise SuiteError(_not_found(name, exc)) from exc
 

@@ -77,7 +77,7 @@ def load_plugins(extra: Iterable[str] = ()) -> None:
             try:
                 ep.load()
             except Exception as exc:  # a broken third-party plugin must not hide the others
-                raise SuiteError(f"plugin entry point '{ep.name}' ({ep.value}) failed: {exc}")
+                raise SuiteError(f"plugin entry point '{ep.name}' ({ep.value}) failed: {exc}") from exc
         _loaded_builtin = True
     for spec in extra:
         _import_plugin(spec)
@@ -116,8 +116,7 @@ def get_registered(name: str) -> RegisteredMethod:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise UnknownMethodError(
-            f"unknown method '{name}'.{hint} Known methods: {', '.join(known)}"
-            " (see `python -m suite ls methods`)"
+            f"unknown method '{name}'.{hint} Known methods: {', '.join(known)} (see `python -m suite ls methods`)"
         )
     return _REGISTRY[name]
 

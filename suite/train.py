@@ -54,9 +54,7 @@ def make_loader(ds: Dataset, collator, batch_size: int, seed: int | None) -> Dat
     generator = None
     if seed is not None:
         generator = torch.Generator().manual_seed(seed)
-    return DataLoader(
-        ds, batch_size=batch_size, shuffle=seed is not None, generator=generator, collate_fn=collator
-    )
+    return DataLoader(ds, batch_size=batch_size, shuffle=seed is not None, generator=generator, collate_fn=collator)
 
 
 def _schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total: int):

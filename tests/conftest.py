@@ -1,0 +1,40 @@
+"""Shared fixtures: the shipped GLUE fixture folder and a fast smoke preset (tiny random BERT)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+FIXTURE_GLUE = Path(__file__).parent / "fixtures" / "glue_data"
+
+
+@pytest.fixture
+def glue_dir() -> Path:
+    return FIXTURE_GLUE
+
+
+@pytest.fixture
+def smoke_preset():
+    from suite.presets import get_preset
+
+    preset = get_preset("smoke")
+    return replace(preset, max_train_samples=32, max_eval_samples=32, latency_batches=(1, 4), latency_repeats=1)
+
+
+@pytest.fixture
+def isolated_registry():
+    """Methods registered inside a test are removed afterwards."""
+    from suite import registry
+
+    registry.load_plugins()
+    before = dict(registry._REGISTRY)
+    yield registry
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(before)

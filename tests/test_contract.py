@@ -1,0 +1,64 @@
+"""Every registered method, automatically: prepare, a few training steps, finalize, forward,
+budget respected. A new method folder is covered without editing this file."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from transformers import DataCollatorWithPadding, PreTrainedModel
+
+from suite.api import Budget, RunContext
+from suite.data import get_task, load_task, tokenize
+from suite.flops import budget_fraction, count_flops
+from suite.models import load_model, load_tokenizer
+from suite.registry import get_method, list_methods
+from suite.train import TrainConfig, make_loader, train
+
+BUDGET = 0.5
+STEPS = 3
+
+
+@pytest.fixture(scope="module")
+def setup(request):
+    from tests.conftest import FIXTURE_GLUE
+
+    task = get_task("sst2")
+    tokenizer = load_tokenizer("tiny")
+    data = load_task(task, FIXTURE_GLUE, max_train_samples=32)
+    train_set = tokenize(data.train, tokenizer, 64)
+    collator = DataCollatorWithPadding(tokenizer, return_tensors="pt")
+    teacher = load_model("tiny", task, seed=1).eval().requires_grad_(False)
+    return task, train_set, collator, teacher
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_method_contract(name, setup):
+    task, train_set, collator, teacher = setup
+    method = get_method(name)
+    budget = Budget(BUDGET if method.info.budgeted else 1.0)
+    model = load_model("tiny", task, seed=0)
+    reference = count_flops(model, 128)
+    ctx = RunContext(
+        task=task,
+        budget=budget,
+        seed=0,
+        total_steps=STEPS,
+        reference=reference,
+        flop_seq_len=128,
+        teacher=copy.deepcopy(teacher) if method.info.needs_teacher else None,
+        calibration_batches=[next(iter(make_loader(train_set, collator, 8, seed=0)))],
+    )
+    model = method.prepare(model, ctx)
+    stats = train(model, method, ctx, train_set, collator, TrainConfig(batch_size=8), progress=False)
+    assert stats.steps == STEPS
+    final = method.finalize(model, ctx)
+    assert isinstance(final, PreTrainedModel)
+    batch = next(iter(make_loader(train_set, collator, 4, seed=None)))
+    batch.pop("labels")
+    with torch.no_grad():
+        logits = final(**batch).logits
+    assert logits.shape == (4, task.num_labels) and torch.isfinite(logits).all()
+    fraction = budget_fraction(count_flops(final, 128), reference)
+    assert budget.allows(fraction), f"{name}: FLOP fraction {fraction:.3f} over budget {budget.fraction}"

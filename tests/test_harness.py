@@ -1,0 +1,150 @@
+"""End to end on the tiny model and the fixture data: records, resume, failures, over budget."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from suite.harness import Cell, Harness, expand_grid
+from suite.registry import load_plugins
+from suite.results import cell_path, read_records, write_json_atomic
+
+# The contract of DESIGN.md section 5.
+REQUIRED = [
+    "method",
+    "task",
+    "budget",
+    "seed",
+    "status",
+    "score",
+    "metrics",
+    "flops",
+    "params",
+    "latency_ms",
+    "train_steps",
+    "train_examples",
+    "wall_s",
+    "teacher",
+    "config_hash",
+    "versions",
+    "git_sha",
+    "error",
+]
+
+PLUGINS = textwrap.dedent(
+    """
+    import torch
+    from suite.api import MethodInfo, PruningMethod
+    from suite.registry import register_method
+
+    class Base(PruningMethod):
+        def prepare(self, model, ctx):
+            return model
+
+        def finalize(self, model, ctx):
+            return model
+
+    @register_method(MethodInfo(name="t-explodes", summary="raises in prepare"))
+    class Explodes(Base):
+        def prepare(self, model, ctx):
+            raise RuntimeError("boom in prepare")
+
+    @register_method(MethodInfo(name="t-nan", summary="NaN loss"))
+    class NaN(Base):
+        def training_loss(self, model, batch, outputs, ctx):
+            return outputs.loss * float("nan")
+
+    @register_method(MethodInfo(name="t-nobudget", summary="claims a budget, prunes nothing"))
+    class NoBudget(Base):
+        pass
+
+    @register_method(MethodInfo(name="t-student", summary="needs the teacher", needs_teacher=True))
+    class Student(Base):
+        def prepare(self, model, ctx):
+            assert ctx.teacher is not None
+            return model
+
+        def finalize(self, model, ctx):
+            with torch.no_grad():
+                for layer in model.bert.encoder.layer:
+                    for lin in (layer.attention.self.query, layer.attention.self.key, layer.attention.self.value,
+                                layer.attention.output.dense, layer.intermediate.dense, layer.output.dense):
+                        lin.weight.zero_()
+            return model
+    """
+)
+
+
+@pytest.fixture
+def harness(tmp_path, glue_dir, smoke_preset):
+    return Harness(smoke_preset, tmp_path / "results", glue_dir, tmp_path / "cache", progress=False)
+
+
+def test_dense_records_have_every_field_and_resume_skips(harness, smoke_preset, tmp_path):
+    cells = expand_grid(smoke_preset, ["dense"])
+    assert cells == [Cell("sst2", "dense", 1.0, 0), Cell("mrpc", "dense", 1.0, 0)]
+    first = harness.run(cells)
+    assert first.count("ok") == 2 and not first.skipped
+    records = read_records(tmp_path / "results")
+    assert len(records) == 2
+    for record in records:
+        assert not [f for f in REQUIRED if f not in record]
+        assert record["status"] == "ok" and record["error"] is None
+        assert record["flops"]["fraction"] == pytest.approx(1.0)
+        assert record["train_steps"] == 2 and record["train_examples"] == 32
+        assert 0.0 <= record["score"] <= 100.0
+        assert record["latency_ms"]["batch_1"] > 0 and record["latency_ms"]["device"] == "cpu"
+        assert record["teacher"]["score"] == record["score"]  # dense is the teacher
+    again = Harness(smoke_preset, tmp_path / "results", harness.glue_dir, tmp_path / "cache", progress=False)
+    second = again.run(cells)
+    assert not second.ran and len(second.skipped) == 2
+
+
+def test_cells_are_reproducible(tmp_path, glue_dir, smoke_preset):
+    scores = []
+    for run in ("a", "b"):
+        h = Harness(smoke_preset, tmp_path / run, glue_dir, tmp_path / f"cache-{run}", progress=False)
+        scores.append(h.run([Cell("mrpc", "dense", 1.0, 0)]).ran[0].metrics)
+    assert scores[0] == scores[1]
+
+
+def test_failures_are_recorded_and_the_grid_goes_on(harness, smoke_preset, tmp_path, isolated_registry):
+    plugin = tmp_path / "plugins.py"
+    plugin.write_text(PLUGINS)
+    load_plugins([str(plugin)])
+    cells = [Cell("sst2", m, 0.5, 0) for m in ("t-explodes", "t-nan", "t-nobudget", "t-student")]
+    summary = harness.run(cells)
+    status = {r.method: r for r in summary.ran}
+    assert status["t-explodes"].status == "failed"
+    assert status["t-explodes"].error.startswith("RuntimeError: boom in prepare")
+    assert status["t-nan"].status == "failed" and "NonFiniteLossError" in status["t-nan"].error
+    assert status["t-nobudget"].status == "over_budget"
+    assert "exceeds budget 0.5" in status["t-nobudget"].error
+    student = status["t-student"]
+    assert student.status == "ok" and student.flops["fraction"] < 0.5
+    assert student.teacher and student.params["encoder_linear_density"] == 0.0
+    assert summary.any_failed
+    # failed cells run again on the next run; finished ones do not
+    rerun = harness.run(cells)
+    assert sorted(r.method for r in rerun.ran) == ["t-explodes", "t-nan"]
+
+
+def test_changed_config_reruns_the_cell(harness, smoke_preset, tmp_path):
+    from dataclasses import replace
+
+    cells = [Cell("mrpc", "dense", 1.0, 0)]
+    harness.run(cells)
+    changed = replace(smoke_preset, max_train_samples=16)
+    h2 = Harness(changed, tmp_path / "results", harness.glue_dir, tmp_path / "cache", progress=False)
+    assert len(h2.run(cells).ran) == 1
+
+
+def test_atomic_write_leaves_nothing_half_written(tmp_path):
+    path = cell_path(tmp_path, "sst2", "dense", 1.0, 0)
+    write_json_atomic(path, {"method": "dense"})
+    with pytest.raises(TypeError):
+        write_json_atomic(path, {"method": object()})
+    assert json.loads(path.read_text()) == {"method": "dense"}
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
