@@ -61,13 +61,13 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             name="quick",
-            description="MiniLM-L6 on SST-2 and MRPC, 2000 train examples, budget 0.1 (~15 min)",
+            description="MiniLM-L6 on SST-2 and MRPC, 1000 train examples, budget 0.1 (minutes per method)",
             model="minilm-l6",
             tasks=("sst2", "mrpc"),
             budgets=(0.1,),
             seeds=(0,),
             train=TrainConfig(epochs=2, learning_rate=1e-4, batch_size=32, max_seq_length=128),
-            max_train_samples=2000,
+            max_train_samples=1000,
         ),
         Preset(
             name="cpu",
