@@ -3,6 +3,7 @@ whose GLUE metric is fetched from the hub). Every value is on a 0-100 scale."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -19,10 +20,10 @@ def task_metrics(task: TaskSpec, predictions: np.ndarray, labels: np.ndarray) ->
     if len(predictions) != len(labels) or len(labels) == 0:
         raise ValueError(f"need equal, non-empty predictions and labels, got {len(predictions)} and {len(labels)}")
     if task.is_regression:
-        return {
-            "pearson": 100.0 * _finite(pearsonr(predictions, labels)[0]),
-            "spearmanr": 100.0 * _finite(spearmanr(predictions, labels)[0]),
-        }
+        with warnings.catch_warnings():  # constant predictions: handled by _finite below
+            warnings.simplefilter("ignore")
+            pearson, spearman = pearsonr(predictions, labels)[0], spearmanr(predictions, labels)[0]
+        return {"pearson": 100.0 * _finite(pearson), "spearmanr": 100.0 * _finite(spearman)}
     out = {"accuracy": 100.0 * accuracy_score(labels, predictions)}
     if task.name == "cola":
         out["matthews_correlation"] = 100.0 * matthews_corrcoef(labels, predictions)

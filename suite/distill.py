@@ -1,0 +1,138 @@
+"""Knowledge-distillation losses (the SparseBERT / TinyBERT-style three-term loss).
+
+- hidden: MSE between every hidden state (embedding output + every layer output);
+- attention: MSE between every layer's pre-softmax attention scores, padding entries zeroed;
+- logits: soft cross-entropy of student logits against teacher probabilities (temperature T);
+  for regression (STS-B) the logit term is replaced by MSE to the gold label.
+
+Pre-softmax scores are not returned by transformers (`output_attentions` gives probabilities, and
+SDPA attention returns nothing), so forward hooks on the query and key projections keep their
+outputs and the scores are recomputed as q k^T / sqrt(d_head). This works with any attention
+implementation and with masked or shrunk projection layers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from suite.flops import head_size
+
+
+@dataclass(frozen=True)
+class KDWeights:
+    hidden: float = 1.0
+    attention: float = 1.0
+    logits: float = 1.0
+    temperature: float = 1.0
+
+
+class AttentionScores:
+    """Records query/key projections of every layer during a forward pass."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.d_head = head_size(model)
+        self._q: dict[int, torch.Tensor] = {}
+        self._k: dict[int, torch.Tensor] = {}
+        self._handles = []
+        for i, layer in enumerate(model.base_model.encoder.layer):
+            attn = layer.attention.self
+            self._handles.append(attn.query.register_forward_hook(self._keep(self._q, i)))
+            self._handles.append(attn.key.register_forward_hook(self._keep(self._k, i)))
+
+    @staticmethod
+    def _keep(store: dict[int, torch.Tensor], index: int):
+        def hook(_module, _inputs, output):
+            store[index] = output
+
+        return hook
+
+    def clear(self) -> None:
+        self._q.clear()
+        self._k.clear()
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def scores(self, attention_mask: torch.Tensor) -> list[torch.Tensor]:
+        """Per layer [batch, heads, n, n] pre-softmax scores; padded key positions set to 0."""
+        keep = attention_mask[:, None, None, :].to(torch.bool)
+        out = []
+        for i in sorted(self._q):
+            q, k = self._split(self._q[i]), self._split(self._k[i])
+            s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.d_head)
+            out.append(s.masked_fill(~keep, 0.0))
+        return out
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, width = x.shape
+        return x.view(b, n, width // self.d_head, self.d_head).transpose(1, 2)
+
+
+def hidden_state_loss(student: tuple[torch.Tensor, ...], teacher: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    if len(student) != len(teacher):
+        raise ValueError(f"student has {len(student)} hidden states, teacher {len(teacher)}; map layers first")
+    return sum(F.mse_loss(s, t) for s, t in zip(student, teacher))
+
+
+def attention_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
+    if len(student) != len(teacher):
+        raise ValueError(f"student has {len(student)} attention layers, teacher {len(teacher)}")
+    return sum(F.mse_loss(s, t) for s, t in zip(student, teacher))
+
+
+def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0):
+    targets = F.softmax(teacher_logits / temperature, dim=-1)
+    return -(targets * F.log_softmax(student_logits / temperature, dim=-1)).sum(-1).mean()
+
+
+def prediction_loss(student_logits, teacher_logits, labels, regression: bool, temperature: float) -> torch.Tensor:
+    if regression:
+        return F.mse_loss(student_logits.squeeze(-1), labels.to(student_logits.dtype))
+    return soft_cross_entropy(student_logits, teacher_logits, temperature)
+
+
+class Distiller:
+    """The three-term loss between a student and a frozen teacher of the same depth."""
+
+    def __init__(self, student: nn.Module, teacher: nn.Module, weights: KDWeights, regression: bool) -> None:
+        self.teacher = teacher
+        self.weights = weights
+        self.regression = regression
+        self.student_scores = AttentionScores(student) if weights.attention else None
+        self.teacher_scores = AttentionScores(teacher) if weights.attention else None
+
+    def loss(self, batch: dict[str, torch.Tensor], student_outputs) -> tuple[torch.Tensor, dict[str, float]]:
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        with torch.no_grad():
+            teacher_outputs = self.teacher(**inputs, output_hidden_states=True)
+        parts: dict[str, torch.Tensor] = {}
+        w = self.weights
+        if w.hidden:
+            parts["hidden"] = w.hidden * hidden_state_loss(
+                student_outputs.hidden_states, teacher_outputs.hidden_states
+            )
+        if w.attention:
+            mask = batch["attention_mask"]
+            parts["attention"] = w.attention * attention_loss(
+                self.student_scores.scores(mask), [s.detach() for s in self.teacher_scores.scores(mask)]
+            )
+            self.student_scores.clear()
+            self.teacher_scores.clear()
+        if w.logits:
+            parts["logits"] = w.logits * prediction_loss(
+                student_outputs.logits, teacher_outputs.logits, batch["labels"], self.regression, w.temperature
+            )
+        total = sum(parts.values())
+        return total, {k: float(v.detach()) for k, v in parts.items()}
+
+    def close(self) -> None:
+        for recorder in (self.student_scores, self.teacher_scores):
+            if recorder is not None:
+                recorder.remove()
