@@ -78,13 +78,13 @@ class AttentionScores:
 def hidden_state_loss(student: tuple[torch.Tensor, ...], teacher: tuple[torch.Tensor, ...]) -> torch.Tensor:
     if len(student) != len(teacher):
         raise ValueError(f"student has {len(student)} hidden states, teacher {len(teacher)}; map layers first")
-    return sum(F.mse_loss(s, t) for s, t in zip(student, teacher))
+    return sum(F.mse_loss(s, t) for s, t in zip(student, teacher, strict=True))
 
 
 def attention_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
     if len(student) != len(teacher):
         raise ValueError(f"student has {len(student)} attention layers, teacher {len(teacher)}")
-    return sum(F.mse_loss(s, t) for s, t in zip(student, teacher))
+    return sum(F.mse_loss(s, t) for s, t in zip(student, teacher, strict=True))
 
 
 def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0):
@@ -115,9 +115,7 @@ class Distiller:
         parts: dict[str, torch.Tensor] = {}
         w = self.weights
         if w.hidden:
-            parts["hidden"] = w.hidden * hidden_state_loss(
-                student_outputs.hidden_states, teacher_outputs.hidden_states
-            )
+            parts["hidden"] = w.hidden * hidden_state_loss(student_outputs.hidden_states, teacher_outputs.hidden_states)
         if w.attention:
             mask = batch["attention_mask"]
             parts["attention"] = w.attention * attention_loss(
