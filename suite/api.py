@@ -83,8 +83,6 @@ class PruningMethod(ABC):
     """Base class. Override prepare() and finalize(); the other hooks have sensible defaults."""
 
     Config: ClassVar[type] = NoConfig
-    # Extra keyword arguments for the student forward pass (e.g. output_hidden_states=True).
-    forward_kwargs: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, info: MethodInfo, config: Any | None = None) -> None:
         self.info = info
@@ -93,6 +91,10 @@ class PruningMethod(ABC):
     @abstractmethod
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         """Add masks or scores, build a student, or prune one-shot. Returns the model to train."""
+
+    def forward_kwargs(self) -> dict[str, Any]:
+        """Extra keyword arguments for the student's forward pass (e.g. output_hidden_states)."""
+        return {}
 
     def param_groups(self, model: nn.Module, lr: float, weight_decay: float) -> list[dict]:
         """Optimizer groups; the default excludes biases and LayerNorm from weight decay."""

@@ -38,6 +38,7 @@ class FlopReport:
     dense: float
     effective: float
     attention: float  # part of both numbers above
+    encoder_linear_flops: float  # dense FLOPs of the six encoder matrices of every layer
     encoder_linear_weights: int  # entries of the six encoder matrices of every layer
     encoder_linear_nonzero: float
     params_total: int
@@ -97,6 +98,7 @@ def count_flops(model: nn.Module, seq_len: int = DEFAULT_SEQ_LEN, density: Densi
     dense = effective = attention = 0.0
     enc_weights = 0
     enc_nonzero = 0.0
+    enc_flops = 0.0
     for layer in base.encoder.layer:
         kept_heads = layer.attention.self.query.out_features // d_head
         attn = 2 * n * n * d_head * kept_heads
@@ -108,6 +110,7 @@ def count_flops(model: nn.Module, seq_len: int = DEFAULT_SEQ_LEN, density: Densi
         frac = density(linear)
         dense += 2 * macs
         effective += 2 * macs * frac
+        enc_flops += 2 * macs
         enc_weights += linear.weight.numel()
         enc_nonzero += linear.weight.numel() * frac
     for linear in _head_linears(model):
@@ -120,6 +123,7 @@ def count_flops(model: nn.Module, seq_len: int = DEFAULT_SEQ_LEN, density: Densi
         dense=dense,
         effective=effective,
         attention=attention,
+        encoder_linear_flops=enc_flops,
         encoder_linear_weights=enc_weights,
         encoder_linear_nonzero=enc_nonzero,
         params_total=sum(p.numel() for p in params),

@@ -81,10 +81,11 @@ def train(
     model.train()
     step = examples = 0
     loss_value = float("nan")
+    forward_kwargs = method.forward_kwargs()
     bar = tqdm(total=ctx.total_steps, desc="train", leave=False, disable=not progress)
     while step < ctx.total_steps:
         for batch in loader:
-            outputs = model(**batch, **method.forward_kwargs)
+            outputs = model(**batch, **forward_kwargs)
             loss = method.training_loss(model, batch, outputs, ctx)
             loss_value = float(loss.detach())
             if not math.isfinite(loss_value):

@@ -1,0 +1,75 @@
+"""`ksp`: knowledge-aware sparse pruning (SparseBERT; Xu et al., NAACL 2021).
+
+Gradual magnitude pruning of the six encoder matrices during task fine-tuning of the pre-trained
+model, distilled from the dense fine-tuned teacher with the three-term loss of suite.distill.
+`magnitude` (methods/magnitude) is the same class without the teacher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from suite.api import MethodInfo, PruningMethod, RunContext
+from suite.distill import Distiller, KDWeights
+from suite.registry import register_method
+from suite.sparsity import EncoderMasks, cubic_sparsity, kept_fraction_for_budget
+
+
+@dataclass(frozen=True)
+class GradualMagnitudeConfig:
+    distill: bool = True
+    kd: KDWeights = field(default_factory=KDWeights)
+    mask_updates: int = 100  # the paper updates masks about 100 times over the run
+    initial_sparsity: float = 0.0
+
+
+@register_method(
+    MethodInfo(
+        name="ksp",
+        summary="SparseBERT: gradual magnitude pruning during task distillation from the dense teacher",
+        paper="Xu, Yen, Zhao, Xiao. Rethinking Network Pruning under the Pre-train and Fine-tune Paradigm. "
+        "NAACL 2021 (arXiv 2104.08682)",
+        needs_teacher=True,
+    )
+)
+class GradualMagnitudePruning(PruningMethod):
+    Config = GradualMagnitudeConfig
+
+    def forward_kwargs(self) -> dict:
+        return {"output_hidden_states": True} if self.config.distill else {}
+
+    def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
+        self.final_sparsity = 1.0 - kept_fraction_for_budget(ctx.reference, ctx.budget.fraction)
+        self.masks = EncoderMasks(model)
+        self.update_every = max(1, ctx.total_steps // self.config.mask_updates)
+        self.distiller = None
+        if self.config.distill:
+            if ctx.teacher is None:
+                raise ValueError("ksp needs the dense fine-tuned teacher in ctx.teacher")
+            self.distiller = Distiller(model, ctx.teacher, self.config.kd, ctx.task.is_regression)
+        ctx.logger.info("target sparsity %.4f, mask update every %d steps", self.final_sparsity, self.update_every)
+        return model
+
+    def training_loss(self, model: nn.Module, batch: dict, outputs, ctx: RunContext) -> torch.Tensor:
+        if self.distiller is None:
+            return outputs.loss
+        loss, _parts = self.distiller.loss(batch, outputs)
+        return loss
+
+    def on_step_end(self, model: nn.Module, step: int, ctx: RunContext) -> None:
+        if step % self.update_every == 0 or step >= ctx.total_steps:
+            target = cubic_sparsity(step, ctx.total_steps, self.final_sparsity, self.config.initial_sparsity)
+            self.masks.prune_by_magnitude(target)
+        else:
+            self.masks.apply()
+
+    def finalize(self, model: nn.Module, ctx: RunContext) -> nn.Module:
+        if self.masks.sparsity < self.final_sparsity:  # a run shorter than the schedule
+            self.masks.prune_by_magnitude(self.final_sparsity)
+        self.masks.apply()
+        if self.distiller is not None:
+            self.distiller.close()
+        return model

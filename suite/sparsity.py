@@ -1,0 +1,87 @@
+"""Unstructured masks on the six encoder linear matrices, shared by the sparse methods.
+
+Masks live beside the model (not inside it), are applied by zeroing weights after every optimizer
+step, and only ever shrink, so a pruned weight never regrows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from suite.errors import SuiteError
+from suite.flops import FlopReport, encoder_linears
+
+
+def kept_fraction_for_budget(reference: FlopReport, budget: float) -> float:
+    """Fraction of encoder-linear weights to keep so effective FLOPs <= budget x dense.
+
+    Weight sparsity only reduces the encoder linear layers; attention products and the
+    (unpruned) pooler and classifier stay, so they are subtracted from the budget first.
+    """
+    fixed = reference.dense - reference.encoder_linear_flops
+    keep = (budget * reference.dense - fixed) / reference.encoder_linear_flops
+    if keep <= 0:
+        raise SuiteError(
+            f"budget {budget:g} cannot be met by weight sparsity: attention products, pooler and "
+            f"classifier alone are {fixed / reference.dense:.3f} of the dense FLOPs"
+        )
+    return min(1.0, keep)
+
+
+def cubic_sparsity(step: int, total: int, final: float, initial: float = 0.0) -> float:
+    """Zhu & Gupta (2017): s_t = s_f + (s_0 - s_f) (1 - t/T)^3, clamped to [0, T]."""
+    progress = min(max(step / max(total, 1), 0.0), 1.0)
+    return final + (initial - final) * (1.0 - progress) ** 3
+
+
+def magnitude_mask(weight: torch.Tensor, keep: int, current: torch.Tensor | None = None) -> torch.Tensor:
+    """Keep the `keep` largest |w| among the weights `current` still keeps."""
+    scores = weight.detach().abs()
+    if current is not None:
+        scores = scores.masked_fill(~current, -1.0)  # pruned weights can never win back a slot
+    mask = torch.zeros(weight.numel(), dtype=torch.bool, device=weight.device)
+    if keep > 0:
+        mask[torch.topk(scores.flatten(), keep, sorted=False).indices] = True
+    return mask.view_as(weight)
+
+
+def random_mask(weight: torch.Tensor, keep: int, generator: torch.Generator) -> torch.Tensor:
+    mask = torch.zeros(weight.numel(), dtype=torch.bool)
+    mask[torch.randperm(weight.numel(), generator=generator)[:keep]] = True
+    return mask.view_as(weight)
+
+
+class EncoderMasks:
+    """One boolean mask per encoder linear matrix; every matrix is pruned to the same sparsity."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.linears: dict[str, nn.Linear] = dict(encoder_linears(model))
+        self.masks: dict[str, torch.Tensor] = {}
+        self.sparsity = 0.0
+
+    @staticmethod
+    def _keep(linear: nn.Linear, sparsity: float) -> int:
+        return math.floor((1.0 - sparsity) * linear.weight.numel())
+
+    def prune_by_magnitude(self, sparsity: float) -> None:
+        for name, linear in self.linears.items():
+            keep = self._keep(linear, sparsity)
+            self.masks[name] = magnitude_mask(linear.weight, keep, self.masks.get(name))
+        self.sparsity = sparsity
+        self.apply()
+
+    def prune_randomly(self, sparsity: float, seed: int) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        for name, linear in self.linears.items():
+            self.masks[name] = random_mask(linear.weight, self._keep(linear, sparsity), generator)
+        self.sparsity = sparsity
+        self.apply()
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        """Zero every pruned weight (call after each optimizer step)."""
+        for name, mask in self.masks.items():
+            self.linears[name].weight.mul_(mask)

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import BertConfig, BertForSequenceClassification
+
+from suite.distill import AttentionScores, Distiller, KDWeights, soft_cross_entropy
+
+
+def tiny(attn: str = "sdpa", num_labels: int = 2) -> BertForSequenceClassification:
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_labels=num_labels,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    config._attn_implementation = attn
+    return BertForSequenceClassification(config).eval()
+
+
+def batch(labels=(0, 1)):
+    ids = torch.randint(5, 100, (2, 7))
+    mask = torch.ones_like(ids)
+    mask[1, 4:] = 0  # padding in the second example
+    return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor(labels)}
+
+
+def test_recomputed_scores_are_the_pre_softmax_attention_scores():
+    model = tiny("eager")
+    recorder = AttentionScores(model)
+    b = batch()
+    out = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"], output_attentions=True)
+    scores = recorder.scores(b["attention_mask"])
+    keep = b["attention_mask"][:, None, None, :].bool()
+    for s, probs in zip(scores, out.attentions, strict=True):
+        assert (s.masked_select(~keep.expand_as(s)) == 0).all()  # padded keys zeroed
+        recomputed = torch.softmax(s.masked_fill(~keep, float("-inf")), dim=-1)
+        assert torch.allclose(recomputed, probs, atol=1e-5)
+
+
+def test_identical_student_has_zero_feature_loss_and_teacher_entropy_logit_loss():
+    teacher = tiny()
+    student = copy.deepcopy(teacher)
+    distiller = Distiller(student, teacher, KDWeights(), regression=False)
+    b = batch()
+    outputs = student(**b, output_hidden_states=True)
+    _total, parts = distiller.loss(b, outputs)
+    assert parts["hidden"] == pytest.approx(0.0, abs=1e-10)
+    assert parts["attention"] == pytest.approx(0.0, abs=1e-10)
+    probs = torch.softmax(outputs.logits.detach(), -1)
+    entropy = float(-(probs * probs.log()).sum(-1).mean())
+    assert parts["logits"] == pytest.approx(entropy, rel=1e-5)
+    distiller.close()
+
+
+def test_gradients_reach_the_student_only_and_regression_uses_gold_labels():
+    teacher = tiny(num_labels=1)
+    student = tiny(num_labels=1)
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    teacher.requires_grad_(False)
+    distiller = Distiller(student, teacher, KDWeights(), regression=True)
+    b = batch(labels=(1.5, 4.0))
+    b["labels"] = b["labels"].float()
+    outputs = student(**b, output_hidden_states=True)
+    total, parts = distiller.loss(b, outputs)
+    expected = F.mse_loss(outputs.logits.squeeze(-1), b["labels"])
+    assert parts["logits"] == pytest.approx(float(expected), rel=1e-5)
+    total.backward()
+    assert student.bert.encoder.layer[0].attention.self.query.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in teacher.parameters())
+
+
+def test_soft_cross_entropy_matches_kl_plus_entropy():
+    s, t = torch.randn(4, 3), torch.randn(4, 3)
+    p = torch.softmax(t, -1)
+    kl = F.kl_div(torch.log_softmax(s, -1), p, reduction="batchmean")
+    entropy = -(p * p.log()).sum(-1).mean()
+    assert soft_cross_entropy(s, t) == pytest.approx(float(kl + entropy), rel=1e-5)
