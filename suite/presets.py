@@ -66,7 +66,9 @@ PRESETS: dict[str, Preset] = {
             tasks=("sst2", "mrpc"),
             budgets=(0.1,),
             seeds=(0,),
-            train=TrainConfig(epochs=2, learning_rate=1e-4, batch_size=32, max_seq_length=128),
+            # 1000 MRPC examples x 2 epochs at lr 1e-4 left the teacher near the majority class
+            # (acc 70.8, F1 81.6); 3 epochs at 2e-4 gave acc 73.5, F1 82.6.
+            train=TrainConfig(epochs=3, learning_rate=2e-4, batch_size=32, max_seq_length=128),
             max_train_samples=1000,
         ),
         Preset(
