@@ -72,6 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--seq-len", type=int, default=128)
     flops.add_argument("--num-labels", type=int, default=2)
 
+    bench = sub.add_parser("bench", help="benchmarks that print figures (step cost of each method)")
+    bench.add_argument("what", choices=["step-cost"])
+    bench.add_argument("--methods", default="all", help="methods to time against dense (default: all)")
+    bench.add_argument("--model", default="minilm-l6")
+    bench.add_argument("--task", default="sst2")
+    bench.add_argument("--steps", type=int, default=5, help="steps per method per round")
+    bench.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median is reported)")
+    bench.add_argument("--budget", type=float, default=0.1, help="FLOP budget of the pruning methods (default 0.1)")
+    bench.add_argument("--glue-dir", type=Path, help="classic glue_data folder (default: $GLUE_DIR, else the hub)")
+    bench.add_argument("--plugins", action="append", default=[], metavar="MODULE_OR_FILE")
+
     board = sub.add_parser("leaderboard", help="render markdown tables from result files")
     board.add_argument(
         "--results-dir",
@@ -215,7 +226,32 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "ls": cmd_ls, "flops": cmd_flops, "leaderboard": cmd_leaderboard}
+def cmd_bench(args: argparse.Namespace) -> int:
+    from suite.bench import format_step_costs, step_costs
+    from suite.data import get_task, glue_dir_from_env
+    from suite.registry import load_plugins, resolve_method_names
+
+    if args.steps <= 0 or args.rounds <= 0:
+        raise SuiteError("--steps and --rounds must be positive")
+    if not 0.0 < args.budget <= 1.0:
+        raise SuiteError(f"budget {args.budget:g} is outside (0, 1]")
+    load_plugins(args.plugins)
+    methods = resolve_method_names(args.methods)
+    task = get_task(args.task).name
+    costs = step_costs(
+        methods,
+        args.model,
+        task,
+        glue_dir_from_env(args.glue_dir),
+        steps_per_round=args.steps,
+        rounds=args.rounds,
+        budget=args.budget,
+    )
+    print(format_step_costs(costs, args.model, task))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "ls": cmd_ls, "flops": cmd_flops, "bench": cmd_bench, "leaderboard": cmd_leaderboard}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -169,6 +169,7 @@ class Harness:
             "data_seed": p.data_seed,
             "max_seq_length": p.train.max_seq_length,
             "data_source": "glue_dir" if self.glue_dir is not None else "hub",
+            "data_augmentation": False,  # no method trains on augmented data (see methods/ksp card)
         }
 
     def _teacher_config(self, task: str, seed: int) -> dict[str, Any]:

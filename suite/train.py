@@ -64,6 +64,33 @@ def _schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total: int):
     return get_linear_schedule_with_warmup(optimizer, warmup, total)
 
 
+class TrainStep:
+    """One optimizer step of the shared recipe; `train` loops over it, the step-cost bench times it."""
+
+    def __init__(self, model: torch.nn.Module, method: PruningMethod, ctx: RunContext, cfg: TrainConfig) -> None:
+        self.model, self.method, self.ctx, self.cfg = model, method, ctx, cfg
+        self.optimizer = torch.optim.AdamW(method.param_groups(model, cfg.learning_rate, cfg.weight_decay))
+        self.scheduler = _schedule(self.optimizer, cfg, ctx.total_steps)
+        self.forward_kwargs = method.forward_kwargs()
+        self.step = 0
+
+    def __call__(self, batch: dict[str, torch.Tensor]) -> float:
+        outputs = self.model(**batch, **self.forward_kwargs)
+        loss = self.method.training_loss(self.model, batch, outputs, self.ctx)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise NonFiniteLossError(f"loss became {value} at step {self.step + 1}")
+        loss.backward()
+        if self.cfg.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        self.method.on_step_end(self.model, self.step, self.ctx)
+        return value
+
+
 def train(
     model: torch.nn.Module,
     method: PruningMethod,
@@ -75,34 +102,20 @@ def train(
 ) -> TrainStats:
     """Run exactly ctx.total_steps optimizer steps over reshuffled epochs of `train_set`."""
     start = time.perf_counter()
-    optimizer = torch.optim.AdamW(method.param_groups(model, cfg.learning_rate, cfg.weight_decay))
-    scheduler = _schedule(optimizer, cfg, ctx.total_steps)
+    step_fn = TrainStep(model, method, ctx, cfg)
     loader = make_loader(train_set, collator, cfg.batch_size, seed=ctx.seed)
     model.train()
-    step = examples = 0
+    examples = 0
     loss_value = float("nan")
-    forward_kwargs = method.forward_kwargs()
     bar = tqdm(total=ctx.total_steps, desc="train", leave=False, disable=not progress)
-    while step < ctx.total_steps:
+    while step_fn.step < ctx.total_steps:
         for batch in loader:
-            outputs = model(**batch, **forward_kwargs)
-            loss = method.training_loss(model, batch, outputs, ctx)
-            loss_value = float(loss.detach())
-            if not math.isfinite(loss_value):
-                raise NonFiniteLossError(f"loss became {loss_value} at step {step + 1}")
-            loss.backward()
-            if cfg.max_grad_norm:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
+            loss_value = step_fn(batch)
             examples += int(batch["input_ids"].shape[0])
-            method.on_step_end(model, step, ctx)
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
-            if step >= ctx.total_steps:
+            if step_fn.step >= ctx.total_steps:
                 break
     bar.close()
     model.eval()
-    return TrainStats(step, examples, loss_value, time.perf_counter() - start)
+    return TrainStats(step_fn.step, examples, loss_value, time.perf_counter() - start)

@@ -111,3 +111,26 @@ def test_ls_and_flops(capsys):
 def test_help_everywhere(command):
     proc = subprocess.run([sys.executable, "-m", "suite", *command, "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "usage: python -m suite" in proc.stdout
+
+
+def test_step_cost_bench_prints_a_ratio_per_method(capsys, glue_dir):
+    code, out, _ = run_cli(
+        capsys,
+        "bench",
+        "step-cost",
+        "--model",
+        "tiny",
+        "--methods",
+        "ksp,random",
+        "--steps",
+        "1",
+        "--rounds",
+        "1",
+        "--budget",
+        "0.5",
+        "--glue-dir",
+        str(glue_dir),
+    )
+    assert code == 0
+    rows = {line.split()[0]: line for line in out.splitlines()[2:]}
+    assert set(rows) == {"dense", "ksp", "random"} and "1.00x" in rows["dense"] and "<= 1.6x" in rows["ksp"]

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import BertConfig, BertForSequenceClassification
+
+from suite.latency import CSRLinear, measure_latency, with_csr_linears
+from suite.sparsity import EncoderMasks
+
+
+def tiny() -> BertForSequenceClassification:
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=2000, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64
+    )
+    return BertForSequenceClassification(config).eval()
+
+
+def test_csr_linear_matches_dense_linear():
+    linear = nn.Linear(16, 8)
+    with torch.no_grad():
+        linear.weight[:, ::2] = 0.0
+    x = torch.randn(3, 5, 16)
+    assert torch.allclose(CSRLinear(linear)(x), linear(x), atol=1e-5)
+
+
+def test_csr_model_gives_the_same_logits_and_both_timings_are_kept():
+    model = tiny()
+    EncoderMasks(model).prune_by_magnitude(0.9)
+    sparse = with_csr_linears(model)
+    assert sum(isinstance(m, CSRLinear) for m in sparse.modules()) == 12
+    ids = torch.randint(1000, 2000, (2, 9))
+    with torch.no_grad():
+        assert torch.allclose(sparse(input_ids=ids).logits, model(input_ids=ids).logits, atol=1e-5)
+    latency = measure_latency(model, 16, (1, 2), warmup=1, repeats=1)
+    assert latency["csr"] is not None and latency["kernel"] in ("dense", "csr")
+    assert latency["batch_2"] == latency[latency["kernel"]]["batch_2"]
+
+
+def test_dense_models_are_timed_with_dense_kernels_only():
+    latency = measure_latency(tiny(), 16, (1,), warmup=1, repeats=1)
+    assert latency["kernel"] == "dense" and latency["csr"] is None and latency["batch_1"] > 0
