@@ -75,6 +75,16 @@ class AttentionScores:
         return x.view(b, n, width // self.d_head, self.d_head).transpose(1, 2)
 
 
+def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[int]:
+    """TinyBERT's mapping: student layer m (1-based) learns from teacher layer m x (L_t / L_s).
+
+    Returned as teacher layer indices (1-based, so hidden state m) for student layers 1..L_s.
+    """
+    if not 0 < student_layers <= teacher_layers:
+        raise ValueError(f"cannot map {student_layers} student layers onto {teacher_layers} teacher layers")
+    return [round(m * teacher_layers / student_layers) for m in range(1, student_layers + 1)]
+
+
 def hidden_state_loss(student: tuple[torch.Tensor, ...], teacher: tuple[torch.Tensor, ...]) -> torch.Tensor:
     if len(student) != len(teacher):
         raise ValueError(f"student has {len(student)} hidden states, teacher {len(teacher)}; map layers first")
@@ -99,12 +109,29 @@ def prediction_loss(student_logits, teacher_logits, labels, regression: bool, te
 
 
 class Distiller:
-    """The three-term loss between a student and a frozen teacher of the same depth."""
+    """The three-term loss between a student and a frozen teacher.
 
-    def __init__(self, student: nn.Module, teacher: nn.Module, weights: KDWeights, regression: bool) -> None:
+    A shallower student learns from the teacher layers in `layer_map` (1-based teacher layer per
+    student layer; default: the uniform map, which is the identity for equal depth). The embedding
+    output always learns from the teacher's embedding output.
+    """
+
+    def __init__(
+        self,
+        student: nn.Module,
+        teacher: nn.Module,
+        weights: KDWeights,
+        regression: bool,
+        layer_map: list[int] | None = None,
+    ) -> None:
         self.teacher = teacher
         self.weights = weights
         self.regression = regression
+        n_student = len(student.base_model.encoder.layer)
+        n_teacher = len(teacher.base_model.encoder.layer)
+        self.layer_map = layer_map or uniform_layer_map(n_student, n_teacher)
+        if len(self.layer_map) != n_student or not all(1 <= t <= n_teacher for t in self.layer_map):
+            raise ValueError(f"layer_map {self.layer_map} does not map {n_student} onto {n_teacher} layers")
         self.student_scores = AttentionScores(student) if weights.attention else None
         self.teacher_scores = AttentionScores(teacher) if weights.attention else None
 
@@ -115,12 +142,14 @@ class Distiller:
         parts: dict[str, torch.Tensor] = {}
         w = self.weights
         if w.hidden:
-            parts["hidden"] = w.hidden * hidden_state_loss(student_outputs.hidden_states, teacher_outputs.hidden_states)
+            teacher_hidden = teacher_outputs.hidden_states
+            mapped = (teacher_hidden[0], *(teacher_hidden[t] for t in self.layer_map))
+            parts["hidden"] = w.hidden * hidden_state_loss(student_outputs.hidden_states, mapped)
         if w.attention:
             mask = batch["attention_mask"]
-            parts["attention"] = w.attention * attention_loss(
-                self.student_scores.scores(mask), [s.detach() for s in self.teacher_scores.scores(mask)]
-            )
+            teacher_scores = self.teacher_scores.scores(mask)
+            mapped_scores = [teacher_scores[t - 1].detach() for t in self.layer_map]
+            parts["attention"] = w.attention * attention_loss(self.student_scores.scores(mask), mapped_scores)
             self.student_scores.clear()
             self.teacher_scores.clear()
         if w.logits:

@@ -6,6 +6,7 @@ in any order and a finished cell is skipped on the next run (resume).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import time
@@ -320,7 +321,8 @@ class Harness:
             total_steps=cfg.total_steps(len(data.train)),
             reference=self.reference_flops(task_name),
             flop_seq_len=self.preset.flop_seq_len,
-            teacher=teacher.model if teacher else None,
+            # A private copy: hooks or edits a method puts on its teacher die with the cell.
+            teacher=copy.deepcopy(teacher.model) if teacher else None,
             calibration_batches=self._calibration_batches(data, cfg.batch_size, seed),
             logger=logging.getLogger(f"suite.method.{method.info.name}"),
         )

@@ -86,3 +86,29 @@ def test_soft_cross_entropy_matches_kl_plus_entropy():
     kl = F.kl_div(torch.log_softmax(s, -1), p, reduction="batchmean")
     entropy = -(p * p.log()).sum(-1).mean()
     assert soft_cross_entropy(s, t) == pytest.approx(float(kl + entropy), rel=1e-5)
+
+
+def test_uniform_layer_map_and_a_shallower_student():
+    from suite.distill import uniform_layer_map
+
+    assert uniform_layer_map(6, 6) == [1, 2, 3, 4, 5, 6]
+    assert uniform_layer_map(3, 6) == [2, 4, 6]
+    assert uniform_layer_map(1, 6) == [6]
+    with pytest.raises(ValueError):
+        uniform_layer_map(7, 6)
+    teacher = tiny()
+    student = copy.deepcopy(teacher)
+    student.bert.encoder.layer = student.bert.encoder.layer[1:]  # the teacher's second layer only
+    distiller = Distiller(student, teacher, KDWeights(), regression=False)
+    assert distiller.layer_map == [2]
+    b = batch()
+    _total, parts = distiller.loss(b, student(**b, output_hidden_states=True))
+    # the student's only layer is compared with the teacher's last layer, the embeddings with its embeddings
+    assert parts["hidden"] > 0 and parts["attention"] > 0
+    same = copy.deepcopy(teacher)
+    same.bert.encoder.layer = same.bert.encoder.layer[:1]
+    assert Distiller(same, teacher, KDWeights(), regression=False, layer_map=[1]).layer_map == [1]
+    _total, parts = Distiller(same, teacher, KDWeights(), regression=False, layer_map=[1]).loss(
+        b, same(**b, output_hidden_states=True)
+    )
+    assert parts["hidden"] == pytest.approx(0.0, abs=1e-10) and parts["attention"] == pytest.approx(0.0, abs=1e-10)
