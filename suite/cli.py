@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-steps", type=int, help="optimizer steps for every cell (overrides epochs)")
     run.add_argument("--learning-rate", type=float)
     run.add_argument("--batch-size", type=int)
+    run.add_argument("--lr-schedule", choices=["linear", "constant"], help="learning-rate schedule for every method")
     run.add_argument("--results-dir", type=Path, help="default: results/<preset>")
     run.add_argument("--glue-dir", type=Path, help="classic glue_data folder (default: $GLUE_DIR, else the hub)")
     run.add_argument(
@@ -129,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
+        lr_schedule=args.lr_schedule,
     )
     load_plugins(args.plugins)
     methods = resolve_method_names(args.methods)

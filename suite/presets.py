@@ -33,7 +33,7 @@ class Preset:
 
     def with_overrides(self, **overrides) -> Preset:
         """Apply CLI overrides; None means 'keep the preset value'."""
-        train_fields = {"epochs", "learning_rate", "batch_size", "max_steps"}
+        train_fields = {"epochs", "learning_rate", "batch_size", "max_steps", "lr_schedule"}
         train_over = {k: v for k, v in overrides.items() if k in train_fields and v is not None}
         top = {k: v for k, v in overrides.items() if k not in train_fields and v is not None}
         preset = replace(self, **top)

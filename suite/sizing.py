@@ -40,7 +40,5 @@ def student_shape(reference: FlopReport, budget: Budget, max_layers: int, hidden
         return DenseShape(layers, ffn)
     width = max((f for f in range(ffn, 0, -1) if fits(reference, budget, 1, hidden, f)), default=0)
     if width == 0:
-        raise SuiteError(
-            f"budget {budget.fraction:g} is below one encoder layer without FFN; no dense student fits"
-        )
+        raise SuiteError(f"budget {budget.fraction:g} is below one encoder layer without FFN; no dense student fits")
     return DenseShape(1, width)

@@ -1,0 +1,1 @@
+"""Adapters that let third-party pruning libraries run on this suite's Python and transformers."""
