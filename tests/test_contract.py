@@ -14,6 +14,7 @@ from suite.data import get_task, load_task, tokenize
 from suite.flops import budget_fraction, count_flops
 from suite.models import load_model, load_tokenizer
 from suite.registry import get_method, list_methods
+from suite.structure import load_pruned, save_pruned
 from suite.train import TrainConfig, make_loader, train
 
 BUDGET = 0.5
@@ -34,7 +35,7 @@ def setup(request):
 
 
 @pytest.mark.parametrize("name", list_methods())
-def test_method_contract(name, setup):
+def test_method_contract(name, setup, tmp_path):
     task, train_set, collator, teacher = setup
     method = get_method(name)
     budget = Budget(BUDGET if method.info.budgeted else 1.0)
@@ -62,3 +63,9 @@ def test_method_contract(name, setup):
     assert logits.shape == (4, task.num_labels) and torch.isfinite(logits).all()
     fraction = budget_fraction(count_flops(final, 128), reference)
     assert budget.allows(fraction), f"{name}: FLOP fraction {fraction:.3f} over budget {budget.fraction}"
+    # the finalized model is a plain checkpoint: saving and reloading gives the same predictions
+    save_pruned(final, tmp_path / "model")
+    reloaded = load_pruned(tmp_path / "model").eval()
+    with torch.no_grad():
+        assert torch.allclose(reloaded(**batch).logits, logits, atol=1e-6)
+    assert count_flops(reloaded, 128) == count_flops(final, 128)

@@ -1,0 +1,78 @@
+"""`layers`: drop encoder layers to meet the budget, then fine-tune with distillation.
+
+Sajjad et al. (2020, "Poor Man's BERT"): dropping the top layers of the pre-trained model before
+fine-tuning is a strong simple baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from suite.api import MethodInfo, PruningMethod, RunContext
+from suite.distill import Distiller, KDWeights
+from suite.errors import SuiteError
+from suite.registry import register_method
+from suite.sizing import deepest_full_width
+from suite.structure import drop_layers
+
+
+@dataclass(frozen=True)
+class LayerDropConfig:
+    strategy: str = "top"  # "top": keep the bottom layers; "alternate": keep evenly spaced layers
+    distill: bool = True
+    kd: KDWeights = field(default_factory=KDWeights)
+
+
+def kept_layers(strategy: str, total: int, keep: int) -> list[int]:
+    if strategy == "top":
+        return list(range(keep))
+    if strategy == "alternate":
+        return [round(i * total / keep) for i in range(keep)]
+    raise ValueError(f"unknown layer-drop strategy {strategy!r}; use 'top' or 'alternate'")
+
+
+@register_method(
+    MethodInfo(
+        name="layers",
+        summary="drop the top encoder layers of the pre-trained model to meet the budget, then distil",
+        paper="Sajjad, Dalvi, Durrani, Nakov. On the Effect of Dropping Layers of Pre-trained Transformer "
+        "Models (Poor Man's BERT), 2020",
+        needs_teacher=True,
+    )
+)
+class LayerDrop(PruningMethod):
+    Config = LayerDropConfig
+
+    def forward_kwargs(self) -> dict:
+        return {"output_hidden_states": True} if self.config.distill else {}
+
+    def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
+        config = model.config
+        total = len(model.base_model.encoder.layer)
+        keep = deepest_full_width(ctx.reference, ctx.budget, total, config.hidden_size, config.intermediate_size)
+        if keep == 0:
+            raise SuiteError(
+                f"budget {ctx.budget.fraction:g} is below one full encoder layer ({1 / total:.3f} of {total}); "
+                "layer dropping cannot reach it (the distill method narrows the FFN instead)"
+            )
+        drop_layers(model, kept_layers(self.config.strategy, total, keep))
+        ctx.logger.info("kept %d of %d layers (%s)", keep, total, self.config.strategy)
+        self.distiller = None
+        if self.config.distill:
+            if ctx.teacher is None:
+                raise ValueError("layers with distill=True needs the teacher in ctx.teacher")
+            self.distiller = Distiller(model, ctx.teacher, self.config.kd, ctx.task.is_regression)
+        return model
+
+    def training_loss(self, model: nn.Module, batch: dict, outputs, ctx: RunContext) -> torch.Tensor:
+        if self.distiller is None:
+            return outputs.loss
+        return self.distiller.loss(batch, outputs)[0]
+
+    def finalize(self, model: nn.Module, ctx: RunContext) -> nn.Module:
+        if self.distiller is not None:
+            self.distiller.close()
+        return model
