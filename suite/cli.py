@@ -74,13 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--num-labels", type=int, default=2)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures (step cost of each method)")
-    bench.add_argument("what", choices=["step-cost"])
+    bench.add_argument("what", choices=["step-cost", "latency"])
     bench.add_argument("--methods", default="all", help="methods to time against dense (default: all)")
     bench.add_argument("--model", default="minilm-l6")
     bench.add_argument("--task", default="sst2")
     bench.add_argument("--steps", type=int, default=5, help="steps per method per round")
     bench.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median is reported)")
-    bench.add_argument("--budget", type=float, default=0.1, help="FLOP budget of the pruning methods (default 0.1)")
+    bench.add_argument("--budget", type=float, default=0.1, help="step-cost: FLOP budget of the methods (default 0.1)")
+    bench.add_argument("--budgets", type=_csv(float), default=(0.5, 0.25, 0.1), help="latency: budgets (0.5,0.25,0.1)")
     bench.add_argument("--glue-dir", type=Path, help="classic glue_data folder (default: $GLUE_DIR, else the hub)")
     bench.add_argument("--plugins", action="append", default=[], metavar="MODULE_OR_FILE")
 
@@ -240,6 +241,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     load_plugins(args.plugins)
     methods = resolve_method_names(args.methods)
     task = get_task(args.task).name
+    if args.what == "latency":
+        from suite.bench import format_latency, latency_speedups
+
+        rows = latency_speedups(methods, list(args.budgets), args.model, task, glue_dir_from_env(args.glue_dir))
+        print(format_latency(rows, args.model))
+        return 0
     costs = step_costs(
         methods,
         args.model,
@@ -259,6 +266,7 @@ COMMANDS = {"run": cmd_run, "ls": cmd_ls, "flops": cmd_flops, "bench": cmd_bench
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("textpruner").setLevel(logging.WARNING)  # one INFO line per pruning round
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         from transformers.utils import logging as hf_logging

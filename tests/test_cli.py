@@ -134,3 +134,23 @@ def test_step_cost_bench_prints_a_ratio_per_method(capsys, glue_dir):
     assert code == 0
     rows = {line.split()[0]: line for line in out.splitlines()[2:]}
     assert set(rows) == {"dense", "ksp", "random"} and "1.00x" in rows["dense"] and "<= 1.6x" in rows["ksp"]
+
+
+def test_latency_bench_prints_speedups_of_finalized_models(capsys, glue_dir):
+    code, out, _ = run_cli(
+        capsys,
+        "bench",
+        "latency",
+        "--model",
+        "tiny",
+        "--methods",
+        "layers,random",
+        "--budgets",
+        "0.5",
+        "--glue-dir",
+        str(glue_dir),
+    )
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert set(rows) == {"dense", "layers", "random"}
+    assert rows["dense"][3] == "1.00x" and rows["layers"][1] == "0.5"
