@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding
 
@@ -111,6 +112,7 @@ class Harness:
         self._tokenizer = None
         self._data: dict[str, TaskData] = {}
         self._reference: dict[str, FlopReport] = {}
+        self._reference_models: dict[str, nn.Module] = {}
         self._provenance: dict[str, Any] | None = None
 
     # ----- shared, cached inputs -------------------------------------------------------------
@@ -149,11 +151,16 @@ class Harness:
             self.task_data(task_name)
             self.reference_flops(task_name)
 
+    def reference_model(self, task_name: str) -> nn.Module:
+        """The unpruned model for this task (pre-trained weights, fresh head): the FLOP and latency reference."""
+        if task_name not in self._reference_models:
+            self._reference_models[task_name] = load_model(self.preset.model, get_task(task_name), seed=0).eval()
+        return self._reference_models[task_name]
+
     def reference_flops(self, task_name: str) -> FlopReport:
         """Dense FLOPs of the unpruned model: the denominator of every budget for this task."""
         if task_name not in self._reference:
-            model = load_model(self.preset.model, get_task(task_name), seed=0)
-            self._reference[task_name] = count_flops(model, self.preset.flop_seq_len)
+            self._reference[task_name] = count_flops(self.reference_model(task_name), self.preset.flop_seq_len)
         return self._reference[task_name]
 
     def provenance(self) -> dict[str, Any]:
@@ -281,6 +288,7 @@ class Harness:
             self.preset.flop_seq_len,
             self.preset.latency_batches,
             repeats=self.preset.latency_repeats,
+            reference=self.reference_model(cell.task),  # timed side by side: `speedup` is a same-run ratio
         )
         result.status = "ok" if Budget(cell.budget).allows(fraction) else "over_budget"
         if result.status == "over_budget":

@@ -65,21 +65,40 @@ def time_forward(
     model: nn.Module, seq_len: int, batch_sizes: Sequence[int], warmup: int, repeats: int, vocab_size: int
 ) -> dict[str, float]:
     """Median milliseconds per forward pass at full length (no padding), one entry per batch."""
-    model.eval()
+    return time_interleaved({"model": model}, seq_len, batch_sizes, warmup, repeats, vocab_size)["model"]
+
+
+@torch.inference_mode()
+def time_interleaved(
+    models: dict[str, nn.Module],
+    seq_len: int,
+    batch_sizes: Sequence[int],
+    warmup: int,
+    repeats: int,
+    vocab_size: int,
+) -> dict[str, dict[str, float]]:
+    """Median milliseconds per forward pass of each model, timed in turn within every repeat.
+
+    Interleaving puts every model under the same background load (this machine is shared), so the
+    ratio of two medians is a side-by-side measurement even when the absolute figures drift.
+    """
     generator = torch.Generator().manual_seed(0)
-    out: dict[str, float] = {}
+    for model in models.values():
+        model.eval()
+    times: dict[str, dict[str, list[float]]] = {name: {} for name in models}
     for batch in batch_sizes:
         ids = torch.randint(1000, vocab_size, (batch, seq_len), generator=generator)
         inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-        for _ in range(warmup):
-            model(**inputs)
-        times = []
+        for model in models.values():
+            for _ in range(warmup):
+                model(**inputs)
+        key = f"batch_{batch}"
         for _ in range(repeats):
-            start = time.perf_counter()
-            model(**inputs)
-            times.append((time.perf_counter() - start) * 1000.0)
-        out[f"batch_{batch}"] = statistics.median(times)
-    return out
+            for name, model in models.items():
+                start = time.perf_counter()
+                model(**inputs)
+                times[name].setdefault(key, []).append((time.perf_counter() - start) * 1000.0)
+    return {name: {key: statistics.median(v) for key, v in per_batch.items()} for name, per_batch in times.items()}
 
 
 def measure_latency(
@@ -88,10 +107,19 @@ def measure_latency(
     batch_sizes: Sequence[int] = (1, 32),
     warmup: int = 2,
     repeats: int = 5,
+    reference: nn.Module | None = None,
 ) -> dict:
-    """Dense-kernel timings, plus CSR timings for sparse models; `kernel` names the faster one."""
+    """Dense-kernel timings, CSR timings for sparse models (`kernel` names the faster one) and, with a
+    `reference` (the unpruned model), its timings and `speedup` = reference ms / model ms per batch,
+    all timed side by side."""
     vocab = model.config.vocab_size
-    dense = time_forward(model, seq_len, batch_sizes, warmup, repeats, vocab)
+    models = {"dense": model}
+    if encoder_density(model) <= CSR_MAX_DENSITY:
+        models["csr"] = with_csr_linears(model)
+    if reference is not None:
+        models["reference"] = reference
+    timed = time_interleaved(models, seq_len, batch_sizes, warmup, repeats, vocab)
+    dense = timed["dense"]
     out: dict = {
         "device": "cpu",
         "threads": torch.get_num_threads(),
@@ -100,12 +128,12 @@ def measure_latency(
         "kernel": "dense",
         **dense,
         "dense": dense,
-        "csr": None,
+        "csr": timed.get("csr"),
     }
-    if encoder_density(model) <= CSR_MAX_DENSITY:
-        csr = time_forward(with_csr_linears(model), seq_len, batch_sizes, warmup, repeats, vocab)
-        out["csr"] = csr
-        largest = f"batch_{max(batch_sizes)}"
-        if csr[largest] < dense[largest]:
-            out.update(kernel="csr", **csr)
+    largest = f"batch_{max(batch_sizes)}"
+    if "csr" in timed and timed["csr"][largest] < dense[largest]:
+        out.update(kernel="csr", **timed["csr"])
+    if reference is not None:
+        out["reference"] = timed["reference"]
+        out["speedup"] = {key: timed["reference"][key] / out[key] for key in dense}
     return out

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 from transformers import BertConfig, BertForSequenceClassification
 
 from suite.latency import CSRLinear, measure_latency, with_csr_linears
 from suite.sparsity import EncoderMasks
+from suite.structure import drop_layers
 
 
 def tiny() -> BertForSequenceClassification:
@@ -40,3 +42,14 @@ def test_csr_model_gives_the_same_logits_and_both_timings_are_kept():
 def test_dense_models_are_timed_with_dense_kernels_only():
     latency = measure_latency(tiny(), 16, (1,), warmup=1, repeats=1)
     assert latency["kernel"] == "dense" and latency["csr"] is None and latency["batch_1"] > 0
+
+
+def test_reference_is_timed_beside_the_model_and_gives_the_speedup():
+    reference = tiny()
+    model = tiny()
+    drop_layers(model, [0])  # keep one of two layers: a real, if noisy, speedup
+    latency = measure_latency(model, 16, (1, 4), warmup=1, repeats=3, reference=reference)
+    assert set(latency["reference"]) == set(latency["speedup"]) == {"batch_1", "batch_4"}
+    for key in ("batch_1", "batch_4"):
+        assert latency["speedup"][key] == pytest.approx(latency["reference"][key] / latency[key])
+    assert "reference" not in measure_latency(model, 16, (1,), warmup=0, repeats=1)
