@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--glue-dir", type=Path, help="classic glue_data folder (default: $GLUE_DIR, else the hub)")
     bench.add_argument("--plugins", action="append", default=[], metavar="MODULE_OR_FILE")
 
-    board = sub.add_parser("leaderboard", help="render markdown tables from result files")
+    board = sub.add_parser("leaderboard", help="tables (markdown, CSV), plots and a README from result files")
     board.add_argument(
         "--results-dir",
         type=Path,
@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder searched recursively for result JSON files (default: results)",
     )
     board.add_argument("--out", type=Path, help="output folder (default: the results folder)")
+    board.add_argument("--title", default="Leaderboard", help="heading of the markdown files")
+    board.add_argument("--no-plots", action="store_true", help="skip the PNG plots (tables, CSV and README only)")
     return parser
 
 
@@ -221,11 +223,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             f"results folder {args.results_dir} does not exist; run `python -m suite run` first or pass --results-dir"
         )
     try:
-        path = write_leaderboard(args.results_dir, args.out or args.results_dir)
+        paths = write_leaderboard(args.results_dir, args.out or args.results_dir, args.title, not args.no_plots)
     except FileNotFoundError as exc:
         raise SuiteError(f"{exc}; run `python -m suite run` first or pass --results-dir") from None
-    print(path.read_text())
-    print(f"written to {path}", file=sys.stderr)
+    print(paths[0].read_text())
+    print("written: " + ", ".join(str(p) for p in paths), file=sys.stderr)
     return 0
 
 

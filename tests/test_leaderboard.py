@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import csv
+import io
+import subprocess
 import sys
 
-from suite.leaderboard import budget_table, records_frame, render_markdown
+import pytest
+
+from suite.leaderboard import budget_table, cells_csv, records_frame, render_markdown, render_readme, write_leaderboard
+from suite.results import write_json_atomic
 
 
-def rec(method, task, budget, seed, score, status="ok"):
+def rec(method, task, budget, seed, score, status="ok", speedup=None, nonzero=20_000_000):
     return {
         "method": method,
         "task": task,
@@ -14,6 +20,15 @@ def rec(method, task, budget, seed, score, status="ok"):
         "status": status,
         "score": score if status == "ok" else None,
         "flops": {"fraction": budget},
+        "params": {"nonzero": nonzero, "total": 22_000_000},
+        "latency_ms": {"batch_32": 100.0, "speedup": {"batch_32": speedup or 1.0 / budget}, "kernel": "dense"},
+        "run_config": {"train": {"epochs": 2, "batch_size": 32}, "data": {"max_train_samples": 100}},
+        "teacher": {"id": f"t-{task}-{seed}", "score": 0.0},
+        "train_steps": 7,
+        "versions": {"torch": "x"},
+        "git_sha": "abc",
+        "hardware": {"cpu_count": 2},
+        "error": "boom\nline 2" if status == "failed" else None,
     }
 
 
@@ -22,26 +37,85 @@ RECORDS = [
     rec("dense", "sst2", 1.0, 1, 92.0),
     rec("dense", "mrpc", 1.0, 0, 80.0),
     rec("dense", "mrpc", 1.0, 1, 84.0),
-    rec("ksp", "sst2", 0.1, 0, 85.0),
-    rec("ksp", "mrpc", 0.1, 0, 70.0),
+    rec("ksp", "sst2", 0.1, 0, 85.0, speedup=1.5, nonzero=12_000_000),
+    rec("ksp", "mrpc", 0.1, 0, 70.0, speedup=2.5, nonzero=12_000_000),
+    rec("distill", "sst2", 0.1, 0, 80.0, speedup=8.0, nonzero=14_000_000),
+    rec("distill", "mrpc", 0.1, 0, 72.0, speedup=8.0, nonzero=14_000_000),
     rec("random", "sst2", 0.1, 0, 0, status="failed"),
     rec("random", "mrpc", 0.1, 0, 0, status="over_budget"),
 ]
 
 
-def test_table_mean_std_and_marks():
+def test_table_mean_std_marks_best_and_order():
     table = budget_table(records_frame(RECORDS), 0.1).set_index("method")
-    assert table.loc["dense (budget 1)", "sst2"] == "91.0 ± 1.4 (n=2)"
+    assert list(table.index) == ["dense (budget 1)", "ksp", "distill", "random"]  # reference, then by average
+    assert table.loc["dense (budget 1)", "sst2"] == "91.0 ± 1.4 (n=2)"  # reference rows are never bold
     assert table.loc["dense (budget 1)", "average"] == "86.5 ± 2.1 (n=2)"
-    assert table.loc["ksp", "average"] == "77.5 (n=1)"
-    assert table.loc["random", "sst2"] == "1 failed"
-    assert table.loc["random", "mrpc"] == "1 over budget"
-    assert table.loc["random", "average"] == "–"
-    assert list(table.index) == ["dense (budget 1)", "ksp", "random"]
+    assert table.loc["ksp", "sst2"] == "**85.0 (n=1)**" and table.loc["distill", "sst2"] == "80.0 (n=1)"
+    assert table.loc["distill", "mrpc"] == "**72.0 (n=1)**"
+    assert table.loc["ksp", "average"] == "**77.5 (n=1)**"
+    assert (
+        table.loc["ksp", "speedup (b32)"] == "2.00x ± 0.71"
+        and table.loc["distill", "speedup (b32)"] == "**8.00x ± 0.00**"
+    )
+    assert table.loc["ksp", "params (M, nonzero)"] == "**12.00**"
+    assert table.loc["ksp", "FLOP fraction"] == "**0.100**" == table.loc["distill", "FLOP fraction"]  # ties
+    assert table.loc["random", "sst2"] == "1 failed" and table.loc["random", "mrpc"] == "1 over budget"
+    assert table.loc["random", "average"] == "–" and table.loc["random", "speedup (b32)"] == "–"
 
 
-def test_markdown_is_deterministic_and_torch_free():
-    sys.modules.pop("suite.leaderboard", None)
-    first = render_markdown(RECORDS)
-    assert first == render_markdown(list(reversed(RECORDS)))
+def test_records_without_speedup_or_params_show_missing():
+    old = [{k: v for k, v in rec("ksp", "sst2", 0.1, 0, 60.0).items() if k not in ("latency_ms", "params")}]
+    table = budget_table(records_frame(old), 0.1).set_index("method")
+    assert table.loc["ksp", "speedup (b32)"] == "–" and table.loc["ksp", "params (M, nonzero)"] == "–"
+
+
+def test_markdown_and_csv_are_deterministic_and_torch_free():
+    for name in [m for m in sys.modules if m.startswith("suite.leaderboard")]:
+        sys.modules.pop(name)
+    first = render_markdown(records_frame(RECORDS))
+    assert first == render_markdown(records_frame(list(reversed(RECORDS))))
     assert "## Budget 0.1" in first
+    assert cells_csv(RECORDS) == cells_csv(list(reversed(RECORDS)))
+    code = "import sys, suite.leaderboard; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
+def test_csv_has_every_field_of_every_cell():
+    rows = list(csv.DictReader(io.StringIO(cells_csv(RECORDS))))
+    assert len(rows) == len(RECORDS)
+    assert list(rows[0])[:6] == ["task", "method", "budget", "seed", "status", "score"]
+    for field in ("latency_ms.speedup.batch_32", "params.nonzero", "run_config.train.epochs", "error", "git_sha"):
+        assert field in rows[0]
+    failed = next(r for r in rows if r["status"] == "failed")
+    assert failed["error"] == "boom\nline 2"
+
+
+def test_readme_states_rule_setup_provenance_and_reported_numbers_apart():
+    text = render_readme(RECORDS)
+    assert "## The FLOP rule" in text and "Not counted" in text
+    assert "## Reported in papers, BERT-base, not measured here" in text
+    assert text.index("SparseBERT") > text.index("not measured here")  # quoted numbers only in that section
+    assert "`abc`" in text and '"cpu_count": 2' in text
+    assert "t-mrpc-0" in text  # teacher table
+    assert text == render_readme(list(reversed(RECORDS)))
+
+
+def test_write_leaderboard_writes_all_files_and_regenerates_identically(tmp_path):
+    results = tmp_path / "results"
+    for i, r in enumerate(RECORDS):
+        write_json_atomic(results / r["task"] / r["method"] / f"{i}.json", r)
+    out = tmp_path / "board"
+    paths = write_leaderboard(results, out)
+    names = sorted(p.name for p in paths)
+    assert names == ["README.md", "cells.csv", "leaderboard.md", "score_vs_flops.png", "score_vs_speedup.png"]
+    first = {p.name: p.read_bytes() for p in paths if p.suffix != ".png"}
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths if p.suffix == ".png")
+    write_leaderboard(results, out)
+    assert {name: (out / name).read_bytes() for name in first} == first
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_empty_results_raise():
+    with pytest.raises(ValueError):
+        render_markdown(records_frame([]))
