@@ -10,6 +10,7 @@ matplotlib.use("Agg")  # files only; never a display
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from suite.leaderboard.frame import REFERENCE_BUDGET, task_order
 
@@ -71,6 +72,10 @@ def plot_scores(frame: pd.DataFrame, x: str, out_dir: Path) -> Path | None:
                 capsize=3,
             )
         ax.set_xscale("log")
+        if x == "fraction":  # ticks at the budgets: the grid the methods were asked to meet
+            ax.set_xticks(sorted(set(data.budget)))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(panel)
         ax.set_xlabel(label, fontsize=8)
         ax.set_ylabel("score (mean ± std over seeds)", fontsize=8)
