@@ -88,6 +88,12 @@ class PruningMethod(ABC):
         self.info = info
         self.config = config if config is not None else self.Config()
 
+    def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
+        """Why this method cannot meet `budget` on `model` by design (e.g. fewer than one whole layer
+        for layer dropping), or None. The harness runs no such cell, writes no record and lists the
+        reason; a reachable budget that the method then misses is `over_budget` or `failed`."""
+        return None
+
     @abstractmethod
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         """Add masks or scores, build a student, or prune one-shot. Returns the model to train."""

@@ -166,11 +166,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
 
     summary = harness.run(cells, on_result=report)
+    for cell, reason in summary.unreachable:
+        print(
+            f"{cell.task:6s} {cell.method:12s} budget {cell.budget:<5g} seed {cell.seed}: not run: {reason}",
+            file=sys.stderr,
+        )
     print(
         f"done: {summary.count('ok')} ok, {summary.count('over_budget')} over budget, "
-        f"{summary.count('failed')} failed, {len(summary.skipped)} already finished (skipped)",
+        f"{summary.count('failed')} failed, {len(summary.skipped)} already finished (skipped), "
+        f"{len(summary.unreachable)} unreachable by design (not run)",
         file=sys.stderr,
     )
+    if summary.unreachable and not summary.ran and not summary.skipped:
+        raise SuiteError("no requested cell can be run: every method/budget pair above is out of its reach")
     return 1 if summary.any_failed else 0
 
 

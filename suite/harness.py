@@ -78,6 +78,8 @@ def expand_grid(preset: Preset, methods: list[str]) -> list[Cell]:
 class GridSummary:
     ran: list[RunResult] = field(default_factory=list)
     skipped: list[Cell] = field(default_factory=list)
+    # Cells the method cannot reach by design (PruningMethod.unreachable), with the reason: not run.
+    unreachable: list[tuple[Cell, str]] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.ran)
@@ -210,6 +212,13 @@ class Harness:
         for cell in bar:
             bar.set_postfix_str(cell.label)
             method = get_method(cell.method)
+            reason = method.unreachable(
+                self.reference_model(cell.task), self.reference_flops(cell.task), Budget(cell.budget)
+            )
+            if reason:
+                log.info("%s: not run: %s", cell.label, reason)
+                summary.unreachable.append((cell, reason))
+                continue
             config = self.cell_config(cell, method)
             path = cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed)
             existing = read_record(path)

@@ -154,3 +154,15 @@ def test_latency_bench_prints_speedups_of_finalized_models(capsys, glue_dir):
     rows = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
     assert set(rows) == {"dense", "layers", "random"}
     assert rows["dense"][3] == "1.00x" and rows["layers"][1] == "0.5"
+
+
+def test_cells_out_of_a_methods_reach_are_listed_not_run(capsys, tmp_path, glue_dir):
+    # The tiny model has 2 layers: at budget 0.3 layer dropping cannot keep a whole one.
+    base = ["run", "--preset", "smoke", "--tasks", "sst2", "--budgets", "0.3", "--glue-dir", str(glue_dir)]
+    code, _, err = run_cli(capsys, *base, "--methods", "layers", "--results-dir", str(tmp_path / "a"))
+    assert code == 2 and "error: no requested cell can be run" in err
+    assert "layers       budget 0.3   seed 0: not run: budget 0.3 is below one whole encoder layer of 2" in err
+    assert not list((tmp_path / "a").rglob("*.json"))
+    code, _, err = run_cli(capsys, *base, "--methods", "dense,layers", "--results-dir", str(tmp_path / "b"))
+    assert code == 0 and "1 unreachable by design (not run)" in err
+    assert [p.parent.name for p in (tmp_path / "b").rglob("*.json")] == ["dense"]

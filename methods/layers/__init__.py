@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from suite.api import MethodInfo, PruningMethod, RunContext
+from suite.api import Budget, MethodInfo, PruningMethod, RunContext
 from suite.distill import Distiller, KDWeights
 from suite.errors import SuiteError
+from suite.flops import FlopReport
 from suite.registry import register_method
 from suite.sizing import deepest_full_width
 from suite.structure import drop_layers
@@ -49,15 +50,26 @@ class LayerDrop(PruningMethod):
     def forward_kwargs(self) -> dict:
         return {"output_hidden_states": True} if self.config.distill else {}
 
-    def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
+    @staticmethod
+    def layers_within(model: nn.Module, reference: FlopReport, budget: Budget) -> tuple[int, int]:
+        """(layers to keep, layers in the model): the most whole layers whose FLOPs fit the budget."""
         config = model.config
         total = len(model.base_model.encoder.layer)
-        keep = deepest_full_width(ctx.reference, ctx.budget, total, config.hidden_size, config.intermediate_size)
-        if keep == 0:
-            raise SuiteError(
-                f"budget {ctx.budget.fraction:g} is below one full encoder layer ({1 / total:.3f} of {total}); "
-                "layer dropping cannot reach it (the distill method narrows the FFN instead)"
-            )
+        return deepest_full_width(reference, budget, total, config.hidden_size, config.intermediate_size), total
+
+    def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
+        keep, total = self.layers_within(model, reference, budget)
+        if keep:
+            return None
+        return (
+            f"budget {budget.fraction:g} is below one whole encoder layer of {total}; layer dropping cannot "
+            "reach it (distill narrows the FFN of a one-layer student instead)"
+        )
+
+    def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
+        if reason := self.unreachable(model, ctx.reference, ctx.budget):
+            raise SuiteError(reason)  # the harness never gets here: it skips unreachable cells
+        keep, total = self.layers_within(model, ctx.reference, ctx.budget)
         drop_layers(model, kept_layers(self.config.strategy, total, keep))
         ctx.logger.info("kept %d of %d layers (%s)", keep, total, self.config.strategy)
         self.distiller = None
