@@ -160,7 +160,8 @@ def render_markdown(frame: pd.DataFrame, title: str = "Leaderboard") -> str:
         "speedup over the unpruned model (timed beside it in the same cell) and nonzero parameters are",
         "means over every `ok` cell of the row. **Bold**: best row of the budget in that column.",
         "`(budget 1)` rows are the uncompressed reference (the teacher). `failed` and `over budget`",
-        "cells are counted in brackets and left out of every mean; `–`: no result.",
+        "cells are counted in brackets and left out of every mean; `–`: no result (not run, e.g. a",
+        "budget the method cannot reach by design: see its card).",
         "How the numbers are made: [README.md](README.md).",
     ]
     for budget in table_budgets(frame):
