@@ -55,7 +55,7 @@ def _training_rows(records: list[dict[str, Any]]) -> str:
         rows.append(
             {
                 "task": task,
-                "train examples": ", ".join(map(str, examples)) or "–",
+                "examples seen": ", ".join(map(str, examples)) or "–",
                 "steps": ", ".join(map(str, steps)) or "–",
                 "epochs": t.get("epochs", "–"),
                 "batch": t.get("batch_size", "–"),
