@@ -4,6 +4,7 @@ import csv
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +120,14 @@ def test_write_leaderboard_writes_all_files_and_regenerates_identically(tmp_path
 def test_empty_results_raise():
     with pytest.raises(ValueError):
         render_markdown(records_frame([]))
+
+
+PUBLISHED = Path(__file__).resolve().parent.parent / "leaderboards" / "cpu"
+
+
+@pytest.mark.skipif(not (PUBLISHED / "results").is_dir(), reason="no published CPU leaderboard yet")
+def test_published_cpu_leaderboard_regenerates_identically(tmp_path):
+    # The committed tables must be what `make leaderboard` makes of the committed result files.
+    write_leaderboard(PUBLISHED / "results", tmp_path, "CPU leaderboard: MiniLM-L6 on GLUE", plots=False)
+    for name in ("leaderboard.md", "cells.csv", "README.md"):
+        assert (tmp_path / name).read_bytes() == (PUBLISHED / name).read_bytes(), name
