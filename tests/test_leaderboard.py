@@ -131,3 +131,21 @@ def test_published_cpu_leaderboard_regenerates_identically(tmp_path):
     write_leaderboard(PUBLISHED / "results", tmp_path, "CPU leaderboard: MiniLM-L6 on GLUE", plots=False)
     for name in ("leaderboard.md", "cells.csv", "README.md"):
         assert (tmp_path / name).read_bytes() == (PUBLISHED / name).read_bytes(), name
+
+
+def test_headline_ranks_complete_methods_by_average_with_gap_to_reference():
+    from suite.leaderboard.headline import headline_lines
+
+    lines = headline_lines(records_frame(RECORDS))
+    assert lines[0] == "- Unpruned reference (budget 1) average: dense 86.5."
+    assert lines[1].startswith("- Budget 0.1: best **ksp** 77.5 (-9.0 points vs the reference).")
+    assert "Ranking: ksp 77.5 > distill 76.0." in lines[1]
+    assert lines[1].endswith("Not ranked (a task failed, over budget or not run yet): random.")
+
+
+def test_headline_says_when_no_method_is_complete():
+    from suite.leaderboard.headline import headline_lines
+
+    partial = [r for r in RECORDS if r["task"] == "sst2" or r["method"] == "dense"]
+    lines = headline_lines(records_frame(partial))
+    assert lines[1].startswith("- Budget 0.1: no method has a score on every task yet.")

@@ -149,6 +149,8 @@ def table_budgets(frame: pd.DataFrame) -> list[float]:
 
 
 def render_markdown(frame: pd.DataFrame, title: str = "Leaderboard") -> str:
+    from suite.leaderboard.headline import render_headline  # it builds on this module's statistics
+
     if frame.empty:
         raise ValueError("no result records found")
     parts = [
@@ -163,6 +165,8 @@ def render_markdown(frame: pd.DataFrame, title: str = "Leaderboard") -> str:
         "cells are counted in brackets and left out of every mean; `–`: no result (not run, e.g. a",
         "budget the method cannot reach by design: see its card).",
         "How the numbers are made: [README.md](README.md).",
+        "",
+        *render_headline(frame),
     ]
     for budget in table_budgets(frame):
         parts += ["", f"## Budget {budget:g} (effective FLOPs ≤ {budget:g} × dense)", ""]
