@@ -28,6 +28,16 @@ def _csv(kind: type):
     return parse
 
 
+def _epochs(text: str) -> float:
+    """Epochs as a number; whole numbers become int so `--epochs 6` gives the same config hash (and
+    so the same cached teacher and resumable cells) as a preset's `epochs=6`."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of epochs, got '{text}'") from None
+    return int(value) if value.is_integer() else value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m suite",
@@ -44,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="hub id, local path, or alias: minilm-l6, tiny, bert-base-random")
     run.add_argument("--max-train-samples", type=int, help="seeded train subsample size")
     run.add_argument("--max-eval-samples", type=int, help="seeded dev subsample size (default: all)")
-    run.add_argument("--epochs", type=float, help="training epochs for every task and method")
+    run.add_argument("--epochs", type=_epochs, help="training epochs for every task and method")
     run.add_argument("--max-steps", type=int, help="optimizer steps for every cell (overrides epochs)")
     run.add_argument("--learning-rate", type=float)
     run.add_argument("--batch-size", type=int)

@@ -166,3 +166,23 @@ def test_cells_out_of_a_methods_reach_are_listed_not_run(capsys, tmp_path, glue_
     code, _, err = run_cli(capsys, *base, "--methods", "dense,layers", "--results-dir", str(tmp_path / "b"))
     assert code == 0 and "1 unreachable by design (not run)" in err
     assert [p.parent.name for p in (tmp_path / "b").rglob("*.json")] == ["dense"]
+
+
+@pytest.mark.parametrize("text", ["6", "6.0"])
+def test_whole_epochs_from_the_command_line_hash_like_the_presets(text):
+    from dataclasses import asdict
+
+    from suite.cli import build_parser
+    from suite.presets import get_preset
+    from suite.results import config_hash
+
+    cpu = get_preset("cpu")
+    overridden = cpu.with_overrides(epochs=build_parser().parse_args(["run", "--epochs", text]).epochs)
+    # The cpu preset trains CoLA 6 epochs: `--epochs 6` must reuse its teacher and finished cells.
+    assert config_hash(asdict(overridden.train_for("cola"))) == config_hash(asdict(cpu.train_for("cola")))
+
+
+def test_fractional_epochs_stay_fractional():
+    from suite.cli import build_parser
+
+    assert build_parser().parse_args(["run", "--epochs", "1.5"]).epochs == 1.5
