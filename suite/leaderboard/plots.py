@@ -86,11 +86,20 @@ def plot_scores(frame: pd.DataFrame, x: str, out_dir: Path) -> Path | None:
     for ax in axes.flat:
         for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
             legend.setdefault(name, handle)
-    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(methods), 8), frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout()
+    # Below the panels, at most three entries per panel width per row; bbox_inches="tight" grows the
+    # image to hold it, so no entry is clipped however many methods ran.
+    fig.legend(
+        list(legend.values()),
+        list(legend),
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=min(len(legend), 3 * ncols),
+        frameon=False,
+    )
     path = out_dir / filename
     # No "Software" text chunk (it names the matplotlib version): same records, same bytes where possible.
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    fig.savefig(path, dpi=110, metadata={"Software": None}, bbox_inches="tight")
     plt.close(fig)
     return path
 
