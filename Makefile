@@ -2,9 +2,14 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# The GLUE data beside the checkout (../shared/glue_data); override with GLUE_DIR=...
+# GLUE: GLUE_DIR=... when given; else ../shared/glue_data where that folder exists (this project's
+# own machines); else GLUE_DIR stays unset and the suite reads the hub dataset nyu-mll/glue.
+ifneq ($(wildcard ../shared/glue_data/.),)
 GLUE_DIR ?= $(abspath ../shared/glue_data)
+endif
+ifdef GLUE_DIR
 export GLUE_DIR
+endif
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install run test lint leaderboard cpu-leaderboard

@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from suite.data import get_task, glue_dir_from_env
+    from suite.data import describe_source, get_task, glue_dir_from_env
     from suite.harness import Harness, expand_grid
     from suite.presets import get_preset
     from suite.registry import load_plugins, resolve_method_names
@@ -152,6 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SuiteError(
             f"GLUE directory {glue_dir} does not exist; pass --glue-dir DIR or set GLUE_DIR to a glue_data folder"
         )
+    print(f"data: {describe_source(glue_dir)}", file=sys.stderr)
     results_dir = args.results_dir or Path("results") / preset.name
     harness = Harness(
         preset, results_dir, glue_dir, args.cache_dir or default_cache_dir(), progress=not args.no_progress
@@ -164,13 +165,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
 
-    def report(result) -> None:
+    def report(result, progress) -> None:
         score = "-" if result.score is None else f"{result.score:.2f}"
         fraction = result.flops.get("fraction")
         frac = "-" if fraction is None else f"{fraction:.3f}"
         print(
             f"{result.task:6s} {result.method:12s} budget {result.budget:<5g} seed {result.seed}: "
             f"{result.status:11s} score {score:>6s}  FLOP fraction {frac}  {result.wall_s:.0f}s"
+            f"  [{progress.done}/{progress.total} cells, {_left(progress.remaining_s)}]"
             + (f"  ({result.error.splitlines()[0]})" if result.error else ""),
             file=sys.stderr,
         )
@@ -189,7 +191,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if summary.unreachable and not summary.ran and not summary.skipped:
         raise SuiteError("no requested cell can be run: every method/budget pair above is out of its reach")
+    print(
+        f"records in {results_dir}; tables and plots: python -m suite leaderboard --results-dir {results_dir}",
+        file=sys.stderr,
+    )
     return 1 if summary.any_failed else 0
+
+
+def _left(seconds: float | None) -> str:
+    """The grid's remaining time in words (an estimate from the cells finished so far)."""
+    if seconds is None:
+        return "time left unknown"
+    if seconds <= 0:
+        return "grid done"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"about {max(1, round(minutes))} min left"
+    return f"about {minutes / 60:.1f} h left"
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -293,6 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()  # "Writing model shards" bars drown the cell lines
+        from huggingface_hub.utils import logging as hub_logging
+
+        hub_logging.set_verbosity_error()  # a warning per HTTP retry would bury the suite's own one-line error
         import datasets
 
         datasets.disable_progress_bars()  # per-task "Map" bars, likewise

@@ -6,8 +6,11 @@ and `label` (class id, or a float for STS-B).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +18,14 @@ from pathlib import Path
 import numpy as np
 from datasets import Dataset
 
+from suite.compat import hub
 from suite.errors import DataError, SuiteError
 
 HUB_DATASET = "nyu-mll/glue"
+GLUE_DOWNLOAD_HINT = (
+    "download GLUE in the classic glue_data layout (or run once online to fill the datasets cache) "
+    "and pass --glue-dir DIR or set GLUE_DIR"
+)
 
 
 @dataclass(frozen=True)
@@ -213,22 +221,42 @@ def _parse_label(task: TaskSpec, raw: str, where: str) -> float | int:
 
 
 def read_hub_split(task: TaskSpec, split: str) -> Dataset:
-    """The same split from the hub, renamed to the suite's columns."""
+    """The same split from the hub (or, with the hub unreachable, from the `datasets` cache only),
+    renamed to the suite's columns."""
     from datasets import load_dataset
 
+    online = hub.hub_online()
     try:
-        ds = load_dataset(HUB_DATASET, task.name, split=split)
+        with contextlib.nullcontext() if online else hub.cache_only():
+            ds = load_dataset(HUB_DATASET, task.name, split=split)
     except Exception as exc:
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if online:
+            where = "could not be loaded from the hub"
+        else:
+            where = "is not in the local datasets cache and the hub is unreachable"
         raise DataError(
-            f"task '{task.name}': no --glue-dir/GLUE_DIR given and '{HUB_DATASET}' could not be "
-            f"loaded from the hub ({reason}); download GLUE and pass --glue-dir DIR or set GLUE_DIR"
+            f"task '{task.name}': no GLUE folder given and '{HUB_DATASET}' {where}; {GLUE_DOWNLOAD_HINT}"
         ) from exc
     a, b = task.hub_text_columns
     columns = {"text_a": ds[a], "label": ds["label"]}
     if b is not None:
         columns["text_b"] = ds[b]
     return Dataset.from_dict(columns)
+
+
+def describe_source(glue_dir: Path | None) -> str:
+    """Where a run reads GLUE from, in words: the first line of every run."""
+    if glue_dir is not None:
+        return f"GLUE folder {glue_dir.resolve()}"
+    state = "online" if hub.hub_online() else "hub unreachable: local datasets cache only"
+    return f"hub dataset {HUB_DATASET} ({state})"
+
+
+def source_identity(glue_dir: Path | None) -> dict[str, str]:
+    """Which source, in the record: kind and location (the folder or the hub id)."""
+    if glue_dir is not None:
+        return {"source": "glue_dir", "location": str(glue_dir.resolve())}
+    return {"source": "hub", "location": HUB_DATASET}
 
 
 def load_split(task: TaskSpec, split: str, glue_dir: Path | None) -> Dataset:
@@ -248,6 +276,20 @@ class TaskData:
     task: TaskSpec
     train: Dataset
     evals: dict[str, Dataset]
+    # Content hash of every split as parsed, before subsampling: the identity of the data, so a
+    # changed file (another label, another row) never reuses a cached teacher or a finished cell.
+    sha256: str = ""
+
+
+def content_sha256(splits: dict[str, Dataset]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(splits):
+        columns = splits[name].to_dict()
+        digest.update(name.encode())
+        for column in sorted(columns):
+            digest.update(column.encode())
+            digest.update(json.dumps(columns[column], ensure_ascii=False).encode())
+    return digest.hexdigest()
 
 
 def load_task(
@@ -257,11 +299,10 @@ def load_task(
     max_eval_samples: int | None = None,
     data_seed: int = 0,
 ) -> TaskData:
-    train = subsample(load_split(task, "train", glue_dir), max_train_samples, data_seed)
-    evals = {
-        split: subsample(load_split(task, split, glue_dir), max_eval_samples, data_seed) for split in task.eval_splits
-    }
-    return TaskData(task, train, evals)
+    splits = {split: load_split(task, split, glue_dir) for split in task.files}
+    train = subsample(splits["train"], max_train_samples, data_seed)
+    evals = {split: subsample(splits[split], max_eval_samples, data_seed) for split in task.eval_splits}
+    return TaskData(task, train, evals, content_sha256(splits))
 
 
 def tokenize(ds: Dataset, tokenizer, max_length: int) -> Dataset:

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding
 
 from suite.api import Budget, PruningMethod, RunContext
-from suite.data import TaskData, get_task, load_task, tokenize
+from suite.data import TaskData, get_task, load_task, source_identity, tokenize
 from suite.evaluation import evaluate
 from suite.flops import FlopReport, budget_fraction, count_flops, linear_compression
 from suite.latency import measure_latency
@@ -90,6 +90,42 @@ class GridSummary:
 
 
 @dataclass
+class GridPlan:
+    to_run: list[tuple[Cell, PruningMethod, dict[str, Any]]] = field(default_factory=list)
+    skipped: list[Cell] = field(default_factory=list)
+    unreachable: list[tuple[Cell, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GridProgress:
+    done: int  # cells run so far in this invocation (skipped and unreachable cells not counted)
+    total: int
+    remaining_s: float | None
+
+
+def estimate_remaining_s(finished: list[RunResult], pending: list[Cell]) -> float | None:
+    """Seconds the pending cells will take, from the cells this run has finished: each pending cell
+    costs the mean wall time of finished cells of its task and method, else of its task, else of all.
+    Cells of one task share their data size and schedule, and methods differ by up to 3x in step cost."""
+    if not pending:
+        return 0.0
+    timed = [r for r in finished if r.wall_s is not None]
+    if not timed:
+        return None
+
+    def mean(rows: list[RunResult]) -> float | None:
+        return sum(r.wall_s for r in rows) / len(rows) if rows else None
+
+    overall = mean(timed)
+    total = 0.0
+    for cell in pending:
+        same_task = [r for r in timed if r.task == cell.task]
+        same_method = [r for r in same_task if r.method == cell.method]
+        total += mean(same_method) or mean(same_task) or overall
+    return total
+
+
+@dataclass
 class _Trained:
     model: torch.nn.Module
     stats: TrainStats
@@ -144,6 +180,7 @@ class Harness:
                 task,
                 tokenize(raw.train, self.tokenizer, max_len),
                 {s: tokenize(ds, self.tokenizer, max_len) for s, ds in raw.evals.items()},
+                raw.sha256,
             )
         return self._data[task_name]
 
@@ -171,16 +208,23 @@ class Harness:
         return self._provenance
 
     # ----- configuration identity ------------------------------------------------------------
-    def _data_config(self) -> dict[str, Any]:
+    def _data_config(self, task: str) -> dict[str, Any]:
+        """What decides the data a cell sees. The folder's path is left out (a copy elsewhere with the
+        same content is the same data); its content hash is in."""
         p = self.preset
         return {
             "max_train_samples": p.max_train_samples,
             "max_eval_samples": p.max_eval_samples,
             "data_seed": p.data_seed,
             "max_seq_length": p.train.max_seq_length,
-            "data_source": "glue_dir" if self.glue_dir is not None else "hub",
+            "data_source": source_identity(self.glue_dir)["source"],
+            "data_sha256": self.task_data(task).sha256,
             "data_augmentation": False,  # no method trains on augmented data (see methods/ksp card)
         }
+
+    def data_identity(self, task: str) -> dict[str, str]:
+        """The record's `data`: which source (folder path or hub id) and the content hash."""
+        return {**source_identity(self.glue_dir), "sha256": self.task_data(task).sha256}
 
     def _teacher_config(self, task: str, seed: int) -> dict[str, Any]:
         return {
@@ -189,7 +233,7 @@ class Harness:
             "seed": seed,
             "method": TEACHER_METHOD,
             "train": dataclasses.asdict(self.preset.train_for(task)),
-            "data": self._data_config(),
+            "data": self._data_config(task),
         }
 
     def cell_config(self, cell: Cell, method: PruningMethod) -> dict[str, Any]:
@@ -205,31 +249,44 @@ class Harness:
         return config
 
     # ----- running ---------------------------------------------------------------------------
-    def run(self, cells: list[Cell], on_result: Callable[[RunResult], None] | None = None) -> GridSummary:
-        self.preflight(cells)
-        summary = GridSummary()
-        bar = tqdm(cells, desc="cells", unit="cell", disable=not self.progress)
-        for cell in bar:
-            bar.set_postfix_str(cell.label)
+    def plan(self, cells: list[Cell]) -> GridPlan:
+        """Sort the grid into cells to run, finished cells (same config hash) and unreachable ones."""
+        plan = GridPlan()
+        for cell in cells:
             method = get_method(cell.method)
             reason = method.unreachable(
                 self.reference_model(cell.task), self.reference_flops(cell.task), Budget(cell.budget)
             )
             if reason:
-                log.info("%s: not run: %s", cell.label, reason)
-                summary.unreachable.append((cell, reason))
+                plan.unreachable.append((cell, reason))
                 continue
             config = self.cell_config(cell, method)
-            path = cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed)
-            existing = read_record(path)
+            existing = read_record(cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed))
             if existing and existing.get("status") in FINISHED and existing.get("config_hash") == config_hash(config):
-                summary.skipped.append(cell)
-                continue
+                plan.skipped.append(cell)
+            else:
+                plan.to_run.append((cell, method, config))
+        return plan
+
+    def run(
+        self, cells: list[Cell], on_result: Callable[[RunResult, GridProgress], None] | None = None
+    ) -> GridSummary:
+        self.preflight(cells)
+        plan = self.plan(cells)
+        summary = GridSummary(skipped=plan.skipped, unreachable=plan.unreachable)
+        for cell, reason in plan.unreachable:
+            log.info("%s: not run: %s", cell.label, reason)
+        pending = [cell for cell, _, _ in plan.to_run]
+        bar = tqdm(plan.to_run, desc="cells", unit="cell", disable=not self.progress)
+        for index, (cell, method, config) in enumerate(bar):
+            bar.set_postfix_str(cell.label)
             result = self.run_cell(cell, method, config)
+            path = cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed)
             write_json_atomic(path, result.to_dict())
             summary.ran.append(result)
             if on_result is not None:
-                on_result(result)
+                remaining = pending[index + 1 :]
+                on_result(result, GridProgress(index + 1, len(pending), estimate_remaining_s(summary.ran, remaining)))
         return summary
 
     def run_cell(self, cell: Cell, method: PruningMethod, config: dict[str, Any]) -> RunResult:
@@ -245,6 +302,7 @@ class Harness:
             model=self.preset.model,
             method_config=_as_dict(method.config),
             run_config=config,
+            data=self.data_identity(cell.task),
             **self.provenance(),
         )
         try:

@@ -39,6 +39,7 @@ class RunResult:
     model: str | None = None
     method_config: dict[str, Any] = field(default_factory=dict)
     run_config: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, str] = field(default_factory=dict)  # source, location (folder or hub id), sha256
     versions: dict[str, str] = field(default_factory=dict)
     git_sha: str | None = None
     hardware: dict[str, Any] = field(default_factory=dict)

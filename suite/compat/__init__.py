@@ -1,1 +1,1 @@
-"""Adapters that let third-party pruning libraries run on this suite's Python and transformers."""
+"""Adapters that let third-party libraries (pruning libraries, the hub client) work on this suite's stack."""
