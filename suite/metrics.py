@@ -1,16 +1,24 @@
-"""The official GLUE metrics as pure functions (offline: scikit-learn and scipy, not `evaluate`,
-whose GLUE metric is fetched from the hub). Every value is on a 0-100 scale."""
+"""The official GLUE metrics as pure functions, every value on a 0-100 scale.
+
+They are computed by the `evaluate` module shipped in `suite/glue_metric/` (scikit-learn and scipy
+underneath), loaded from its local path: nothing is fetched from the hub. evaluate is imported on
+the first call only, because importing it imports torch.
+"""
 
 from __future__ import annotations
 
-import warnings
+import functools
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.stats import pearsonr, spearmanr
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
+from suite.compat.evaluate import load_local_module
 from suite.data import TaskSpec
+from suite.glue_metric import METRIC_DIR
+
+if TYPE_CHECKING:
+    from evaluate import EvaluationModule
 
 
 def task_metrics(task: TaskSpec, predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -19,22 +27,15 @@ def task_metrics(task: TaskSpec, predictions: np.ndarray, labels: np.ndarray) ->
     labels = np.asarray(labels)
     if len(predictions) != len(labels) or len(labels) == 0:
         raise ValueError(f"need equal, non-empty predictions and labels, got {len(predictions)} and {len(labels)}")
-    if task.is_regression:
-        with warnings.catch_warnings():  # constant predictions: handled by _finite below
-            warnings.simplefilter("ignore")
-            pearson, spearman = pearsonr(predictions, labels)[0], spearmanr(predictions, labels)[0]
-        return {"pearson": 100.0 * _finite(pearson), "spearmanr": 100.0 * _finite(spearman)}
-    out = {"accuracy": 100.0 * accuracy_score(labels, predictions)}
-    if task.name == "cola":
-        out["matthews_correlation"] = 100.0 * matthews_corrcoef(labels, predictions)
-    if task.name in ("mrpc", "qqp"):
-        out["f1"] = 100.0 * f1_score(labels, predictions, zero_division=0.0)
-    return out
+    values = _glue_metric(task.name).compute(predictions=predictions, references=labels)
+    return {name: 100.0 * value for name, value in values.items()}
 
 
-def _finite(value: float) -> float:
-    # A constant prediction has no correlation; scipy returns NaN, GLUE scores it as 0.
-    return 0.0 if value is None or not np.isfinite(value) else float(value)
+@functools.cache
+def _glue_metric(task_name: str) -> EvaluationModule:
+    # One module per task and process: the first load imports evaluate and the script (seconds
+    # without torch already imported), later ones copy-check a file (tens of milliseconds).
+    return load_local_module(METRIC_DIR, task_name)
 
 
 def split_metrics(task: TaskSpec, per_split: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
