@@ -14,9 +14,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
+from suite.sparsity import PruningSchedule
+
 if TYPE_CHECKING:
     from suite.data import TaskSpec
     from suite.flops import FlopReport
+
+
+STARTS = ("pretrained", "teacher")
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,14 @@ class MethodInfo:
     # True: the method's trained model *is* the teacher (plain fine-tuning); the harness shares
     # one cached training between this method's cells and every method's teacher.
     is_teacher: bool = False
+    # Where training starts (the training rule): "pretrained" (the pre-trained checkpoint, trained
+    # 2S steps) or "teacher" (a copy of the fine-tuned teacher, S steps more). A method whose start
+    # depends on its Config overrides PruningMethod.start.
+    start: str = "pretrained"
+
+    def __post_init__(self) -> None:
+        if self.start not in STARTS:
+            raise ValueError(f"MethodInfo.start must be one of {STARTS}, not {self.start!r}")
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,8 @@ class RunContext:
     flop_seq_len: int
     teacher: nn.Module | None = None
     calibration_batches: list[dict[str, torch.Tensor]] = field(default_factory=list)
+    # The shape every gradual pruning method's sparsity follows (a preset field).
+    schedule: PruningSchedule = field(default_factory=PruningSchedule)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("suite.method"))
 
     @property
@@ -87,6 +102,13 @@ class PruningMethod(ABC):
     def __init__(self, info: MethodInfo, config: Any | None = None) -> None:
         self.info = info
         self.config = config if config is not None else self.Config()
+
+    @property
+    def start(self) -> str:
+        """ "pretrained" or "teacher": the weights the harness hands to prepare(). With "teacher",
+        `model` is a trainable copy of the fine-tuned teacher and the cell trains S steps; with
+        "pretrained" it is the pre-trained checkpoint with a fresh head and the cell trains 2S."""
+        return self.info.start
 
     def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
         """Why this method cannot meet `budget` on `model` by design (e.g. fewer than one whole layer

@@ -52,6 +52,13 @@ def _fixed_batches(model_name: str, task_name: str, glue_dir: Path | None, batch
     return [collator(rows[i : i + batch_size]) for i in range(0, len(rows), batch_size)]
 
 
+def _start(method, model_name: str, task, teacher: torch.nn.Module) -> torch.nn.Module:
+    """The starting weights the harness would hand over (the stand-in teacher's copy, or pre-trained)."""
+    if method.start == "teacher":
+        return copy.deepcopy(teacher).requires_grad_(True).train()
+    return load_model(model_name, task, seed=0)
+
+
 def _context(method, task, budget: float, reference, teacher, batches, total_steps: int) -> RunContext:
     return RunContext(
         task=task,
@@ -87,7 +94,7 @@ def step_costs(
     steppers = {}
     for name in methods:
         method = get_method(name)
-        model = load_model(model_name, task, seed=0)
+        model = _start(method, model_name, task, teacher)
         ctx = _context(method, task, budget, reference, teacher, batches[:2], schedule_steps)
         model = method.prepare(model, ctx).train()
         step = TrainStep(model, method, ctx, TrainConfig(batch_size=batch_size, learning_rate=1e-5))
@@ -153,7 +160,7 @@ def latency_speedups(
                 continue
             ctx = _context(method, task, budget, reference, dense, batches, total_steps=1)
             try:
-                model = method.finalize(method.prepare(load_model(model_name, task, seed=0), ctx), ctx)
+                model = method.finalize(method.prepare(_start(method, model_name, task, dense), ctx), ctx)
             except Exception as exc:  # e.g. layer dropping below one layer: report and go on
                 print(f"{name} at budget {budget:g}: {type(exc).__name__}: {exc}")
                 continue

@@ -54,8 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="hub id, local path, or alias: minilm-l6, tiny, bert-base-random")
     run.add_argument("--max-train-samples", type=int, help="seeded train subsample size")
     run.add_argument("--max-eval-samples", type=int, help="seeded dev subsample size (default: all)")
-    run.add_argument("--epochs", type=_epochs, help="training epochs for every task and method")
-    run.add_argument("--max-steps", type=int, help="optimizer steps for every cell (overrides epochs)")
+    run.add_argument(
+        "--epochs", type=_epochs, help="the teacher's epochs S for every task (compared rows train 2S lineage steps)"
+    )
+    run.add_argument(
+        "--max-steps", type=int, help="the teacher's optimizer steps S (overrides epochs; compared rows train 2S)"
+    )
     run.add_argument("--learning-rate", type=float)
     run.add_argument("--batch-size", type=int)
     run.add_argument("--lr-schedule", choices=["linear", "constant"], help="learning-rate schedule for every method")
@@ -72,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="import extra method plugins (repeatable)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    baselines = sub.add_parser(
+        "baselines", help="write the trivial-baseline rows (majority class / constant) of a preset's tasks"
+    )
+    baselines.add_argument("--preset", default="quick", help="smoke | quick | cpu | paper (default: quick)")
+    baselines.add_argument("--tasks", type=_csv(str), help="comma-separated GLUE tasks (default: the preset's)")
+    baselines.add_argument("--max-train-samples", type=int, help="seeded train subsample size")
+    baselines.add_argument("--max-eval-samples", type=int, help="seeded dev subsample size")
+    baselines.add_argument("--results-dir", type=Path, help="default: results/<preset>")
+    baselines.add_argument("--glue-dir", type=Path, help="classic glue_data folder (default: $GLUE_DIR, else the hub)")
 
     ls = sub.add_parser("ls", help="list methods, tasks or presets")
     ls.add_argument("what", choices=["methods", "tasks", "presets"])
@@ -210,6 +224,36 @@ def _left(seconds: float | None) -> str:
     return f"about {minutes / 60:.1f} h left"
 
 
+def cmd_baselines(args: argparse.Namespace) -> int:
+    """The `trivial` rows alone: `run` writes them too, this adds them to results made without them."""
+    from suite.data import describe_source, get_task, glue_dir_from_env
+    from suite.harness import Harness
+    from suite.presets import get_preset
+    from suite.teacher import default_cache_dir
+
+    preset = get_preset(args.preset).with_overrides(
+        tasks=tuple(get_task(t).name for t in args.tasks) if args.tasks else None,
+        max_train_samples=args.max_train_samples,
+        max_eval_samples=args.max_eval_samples,
+    )
+    glue_dir = glue_dir_from_env(args.glue_dir)
+    if glue_dir is not None and not glue_dir.is_dir():
+        raise SuiteError(
+            f"GLUE directory {glue_dir} does not exist; pass --glue-dir DIR or set GLUE_DIR to a glue_data folder"
+        )
+    print(f"data: {describe_source(glue_dir)}", file=sys.stderr)
+    results_dir = args.results_dir or Path("results") / preset.name
+    harness = Harness(preset, results_dir, glue_dir, default_cache_dir(), progress=False)
+    for task in preset.tasks:
+        harness.task_data(task)  # data errors surface before anything is written
+    written = {r.task: r for r in harness.write_trivial_baselines(list(preset.tasks))}
+    for task in preset.tasks:
+        result = written.get(task)
+        state = f"{result.score:6.2f}  ({result.method_config['rule']})" if result else "unchanged (same data)"
+        print(f"{task:6s} trivial: {state}", file=sys.stderr)
+    return 0
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     if args.what == "methods":
         from suite.registry import get_registered, list_methods, load_plugins
@@ -298,7 +342,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "ls": cmd_ls, "flops": cmd_flops, "bench": cmd_bench, "leaderboard": cmd_leaderboard}
+COMMANDS = {
+    "run": cmd_run,
+    "baselines": cmd_baselines,
+    "ls": cmd_ls,
+    "flops": cmd_flops,
+    "bench": cmd_bench,
+    "leaderboard": cmd_leaderboard,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from datasets import Dataset
@@ -33,10 +35,18 @@ def predict(model: torch.nn.Module, ds: Dataset, collator, batch_size: int = 64)
     return restored
 
 
-def evaluate(model: torch.nn.Module, task: TaskSpec, eval_sets: dict[str, Dataset], collator) -> dict[str, float]:
-    """All sub-metrics for every eval split of the task (0-100)."""
-    per_split = {
-        split: task_metrics(task, predict(model, ds, collator), np.asarray(ds["label"]))
-        for split, ds in eval_sets.items()
-    }
-    return split_metrics(task, per_split)
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics of every eval split (0-100) and the per-example predictions and labels behind them."""
+
+    metrics: dict[str, float]
+    predictions: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+
+
+def evaluate(model: torch.nn.Module, task: TaskSpec, eval_sets: dict[str, Dataset], collator) -> Evaluation:
+    """All sub-metrics for every eval split of the task, with the predictions they come from."""
+    predictions = {split: predict(model, ds, collator) for split, ds in eval_sets.items()}
+    labels = {split: np.asarray(ds["label"]) for split, ds in eval_sets.items()}
+    per_split = {split: task_metrics(task, predictions[split], labels[split]) for split in eval_sets}
+    return Evaluation(split_metrics(task, per_split), predictions, labels)

@@ -85,6 +85,13 @@ def _head_linears(model: nn.Module) -> list[nn.Linear]:
     return heads
 
 
+def _out_in(linear: nn.Module) -> tuple[int, int]:
+    """(out, in) from the weight's shape: also right for masked stand-ins of nn.Linear (movement
+    pruning's patched layers) that keep a weight but not the in/out_features attributes."""
+    out_features, in_features = linear.weight.shape
+    return int(out_features), int(in_features)
+
+
 def head_size(model: nn.Module) -> int:
     config = model.config
     return config.hidden_size // config.num_attention_heads
@@ -100,13 +107,14 @@ def count_flops(model: nn.Module, seq_len: int = DEFAULT_SEQ_LEN, density: Densi
     enc_nonzero = 0.0
     enc_flops = 0.0
     for layer in base.encoder.layer:
-        kept_heads = layer.attention.self.query.out_features // d_head
+        kept_heads = _out_in(layer.attention.self.query)[0] // d_head
         attn = 2 * n * n * d_head * kept_heads
         attention += 2 * attn
         dense += 2 * attn
         effective += 2 * attn
     for _, linear in encoder_linears(model):
-        macs = n * linear.in_features * linear.out_features
+        out_features, in_features = _out_in(linear)
+        macs = n * in_features * out_features
         frac = density(linear)
         dense += 2 * macs
         effective += 2 * macs * frac
@@ -114,7 +122,8 @@ def count_flops(model: nn.Module, seq_len: int = DEFAULT_SEQ_LEN, density: Densi
         enc_weights += linear.weight.numel()
         enc_nonzero += linear.weight.numel() * frac
     for linear in _head_linears(model):
-        macs = linear.in_features * linear.out_features
+        out_features, in_features = _out_in(linear)
+        macs = in_features * out_features
         dense += 2 * macs
         effective += 2 * macs * density(linear)
     params = list(model.parameters())
@@ -139,3 +148,33 @@ def budget_fraction(report: FlopReport, reference: FlopReport) -> float:
 def linear_compression(report: FlopReport, reference: FlopReport) -> float:
     """Unpruned encoder-linear weights over kept nonzero ones (what papers call '20x')."""
     return reference.encoder_linear_weights / max(report.encoder_linear_nonzero, 1.0)
+
+
+def forward_flops_at(report: FlopReport, seq_len: int) -> float:
+    """Dense FLOPs of one example at `seq_len`, from a report made at any length: the encoder linear
+    layers grow with the length, the attention products with its square, pooler and classifier not."""
+    scale = seq_len / report.seq_len
+    fixed = report.dense - report.encoder_linear_flops - report.attention
+    return report.encoder_linear_flops * scale + report.attention * scale**2 + fixed
+
+
+# A backward pass costs about twice the forward (gradients for activations and for weights).
+FORWARD_BACKWARD = 3.0
+
+
+def training_flops(
+    student: FlopReport,
+    student_batches: dict[tuple[int, int], int],
+    teacher: FlopReport | None = None,
+    teacher_batches: dict[tuple[int, int], int] | None = None,
+) -> float:
+    """Estimated training compute: forward + backward of the student on every training batch, plus
+    the teacher's forward passes. Batches are (batch size, padded length) -> count, the real shapes
+    the loop ran; structure removed before training counts as removed, masks do not (the dense
+    kernels still multiply the zeros)."""
+    total = sum(
+        FORWARD_BACKWARD * n * size * forward_flops_at(student, length) for (size, length), n in student_batches.items()
+    )
+    if teacher is not None and teacher_batches:
+        total += sum(n * size * forward_flops_at(teacher, length) for (size, length), n in teacher_batches.items())
+    return total

@@ -11,26 +11,31 @@ import dataclasses
 import logging
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding
 
 from suite.api import Budget, PruningMethod, RunContext
-from suite.data import TaskData, get_task, load_task, source_identity, tokenize
-from suite.evaluation import evaluate
-from suite.flops import FlopReport, budget_fraction, count_flops, linear_compression
+from suite.baselines import TRIVIAL_METHOD, trivial_baseline
+from suite.data import TaskData, TaskSpec, get_task, load_task, source_identity, tokenize
+from suite.evaluation import Evaluation, evaluate
+from suite.flops import FlopReport, budget_fraction, count_flops, linear_compression, training_flops
 from suite.latency import measure_latency
+from suite.lineage import Lineage, method_lineage, teacher_lineage
 from suite.metrics import primary_score
 from suite.models import load_model, load_tokenizer
 from suite.presets import Preset
 from suite.registry import get_method, get_registered
 from suite.results import (
+    Predictions,
     RunResult,
     cell_path,
     config_hash,
@@ -38,14 +43,14 @@ from suite.results import (
     hardware,
     read_record,
     versions,
-    write_json_atomic,
+    write_record,
 )
 from suite.teacher import Teacher, TeacherStore
 from suite.train import TrainStats, make_loader, train
 
 log = logging.getLogger("suite")
 
-TEACHER_METHOD = "dense"
+TEACHER_METHOD = "teacher"  # plain fine-tuning for S steps (methods/teacher)
 CALIBRATION_BATCHES = 4
 FINISHED = ("ok", "over_budget")
 
@@ -129,8 +134,9 @@ def estimate_remaining_s(finished: list[RunResult], pending: list[Cell]) -> floa
 class _Trained:
     model: torch.nn.Module
     stats: TrainStats
-    metrics: dict[str, float]
+    evaluation: Evaluation
     eval_s: float
+    flops: float  # estimated training compute (suite.flops.training_flops)
 
 
 class Harness:
@@ -236,6 +242,14 @@ class Harness:
             "data": self._data_config(task),
         }
 
+    def teacher_steps(self, task: str) -> int:
+        """S: the teacher's optimizer steps, the unit of the training rule."""
+        return self.preset.train_for(task).total_steps(len(self.task_data(task).train))
+
+    def lineage(self, task: str, method: PruningMethod) -> Lineage:
+        steps = self.teacher_steps(task)
+        return teacher_lineage(steps) if method.info.is_teacher else method_lineage(method.start, steps)
+
     def cell_config(self, cell: Cell, method: PruningMethod) -> dict[str, Any]:
         config = self._teacher_config(cell.task, cell.seed)
         config.update(
@@ -243,8 +257,10 @@ class Harness:
             method_config=_as_dict(method.config),
             budget=cell.budget,
             flop_seq_len=self.preset.flop_seq_len,
+            lineage=dataclasses.asdict(self.lineage(cell.task, method)),
+            pruning_schedule=dataclasses.asdict(self.preset.pruning_schedule),
         )
-        if method.info.needs_teacher:
+        if _uses_teacher(method):
             config["teacher"] = self.teachers.key(self._teacher_config(cell.task, cell.seed))
         return config
 
@@ -268,29 +284,80 @@ class Harness:
                 plan.to_run.append((cell, method, config))
         return plan
 
-    def run(
-        self, cells: list[Cell], on_result: Callable[[RunResult, GridProgress], None] | None = None
-    ) -> GridSummary:
+    def run(self, cells: list[Cell], on_result: Callable[[RunResult, GridProgress], None] | None = None) -> GridSummary:
         self.preflight(cells)
         plan = self.plan(cells)
         summary = GridSummary(skipped=plan.skipped, unreachable=plan.unreachable)
         for cell, reason in plan.unreachable:
             log.info("%s: not run: %s", cell.label, reason)
+        if plan.to_run or plan.skipped:  # a grid with nothing to run writes nothing
+            self.write_trivial_baselines(list(dict.fromkeys(c.task for c in cells)))
         pending = [cell for cell, _, _ in plan.to_run]
         bar = tqdm(plan.to_run, desc="cells", unit="cell", disable=not self.progress)
         for index, (cell, method, config) in enumerate(bar):
             bar.set_postfix_str(cell.label)
-            result = self.run_cell(cell, method, config)
+            result, evaluation = self.run_cell(cell, method, config)
             path = cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed)
-            write_json_atomic(path, result.to_dict())
+            write_record(path, result, _predictions(get_task(cell.task), evaluation))
             summary.ran.append(result)
             if on_result is not None:
                 remaining = pending[index + 1 :]
                 on_result(result, GridProgress(index + 1, len(pending), estimate_remaining_s(summary.ran, remaining)))
         return summary
 
-    def run_cell(self, cell: Cell, method: PruningMethod, config: dict[str, Any]) -> RunResult:
-        """Run one cell; any exception becomes a `failed` record so the grid goes on."""
+    def write_trivial_baselines(self, tasks: list[str]) -> list[RunResult]:
+        """One `trivial` row per task (majority class, or a constant for regression), from the data
+        alone; skipped where a record with the same data identity exists. Returns those written."""
+        written = []
+        for task_name in tasks:
+            data = self.task_data(task_name)
+            eval_labels = {split: np.asarray(ds["label"]) for split, ds in data.evals.items()}
+            baseline = trivial_baseline(data.task, np.asarray(data.train["label"]), eval_labels)
+            config = {"data": self._data_config(task_name), "method": TRIVIAL_METHOD, "rule": baseline.rule}
+            path = cell_path(self.results_dir, task_name, TRIVIAL_METHOD, 1.0, 0)
+            existing = read_record(path)
+            if existing and existing.get("config_hash") == config_hash(config):
+                continue
+            result = RunResult(
+                method=TRIVIAL_METHOD,
+                task=task_name,
+                budget=1.0,
+                seed=0,  # no randomness: one row serves every seed
+                status="ok",
+                config_hash=config_hash(config),
+                role="trivial",
+                score=primary_score(data.task, baseline.metrics),
+                metrics=baseline.metrics,
+                # Predicting a constant needs no model: zero FLOPs, parameters and latency.
+                flops={"dense": 0.0, "effective": 0.0, "fraction": 0.0, "linear_compression": None},
+                params={"total": 0, "nonzero": 0, "encoder_linear_density": 0.0},
+                latency_ms={},
+                train_steps=0,
+                train_examples=0,
+                wall_s=0.0,
+                method_config={"rule": baseline.rule, "value": baseline.value},
+                run_config=config,
+                data=self.data_identity(task_name),
+                training={
+                    "start": "none",
+                    "own_steps": 0,
+                    "inherited_steps": 0,
+                    "lineage_steps": 0,
+                    "examples": 0,
+                    "flops": 0.0,
+                    "teacher_flops": None,
+                },
+                **self.provenance(),
+            )
+            evaluation = Evaluation(baseline.metrics, baseline.predictions, baseline.labels)
+            write_record(path, result, _predictions(data.task, evaluation))
+            written.append(result)
+        return written
+
+    def run_cell(
+        self, cell: Cell, method: PruningMethod, config: dict[str, Any]
+    ) -> tuple[RunResult, Evaluation | None]:
+        """Run one cell; any exception becomes a `failed` record (and no predictions) so the grid goes on."""
         start = time.perf_counter()
         result = RunResult(
             method=cell.method,
@@ -299,38 +366,55 @@ class Harness:
             seed=cell.seed,
             status="failed",
             config_hash=config_hash(config),
+            role="teacher" if method.info.is_teacher else "method",
             model=self.preset.model,
             method_config=_as_dict(method.config),
             run_config=config,
             data=self.data_identity(cell.task),
             **self.provenance(),
         )
+        evaluation = None
         try:
-            self._measure(cell, method, result)
+            evaluation = self._measure(cell, method, result)
         except Exception as exc:
             log.error("cell %s failed: %s", cell.label, exc)
             log.debug(traceback.format_exc())
             result.status = "failed"
             result.error = f"{type(exc).__name__}: {exc}\n{_traceback_tail(exc)}"
+            evaluation = None
         result.wall_s = time.perf_counter() - start
-        return result
+        return result, evaluation
 
-    def _measure(self, cell: Cell, method: PruningMethod, result: RunResult) -> None:
+    def _measure(self, cell: Cell, method: PruningMethod, result: RunResult) -> Evaluation:
         task = get_task(cell.task)
         reference = self.reference_flops(cell.task)
         if method.info.is_teacher:
             teacher = self.teacher(cell.task, cell.seed)
             model, meta = teacher.model, teacher.meta
             result.teacher = teacher.summary
-            result.metrics = meta["metrics"]
+            evaluation = Evaluation(
+                meta["metrics"],
+                {k: np.asarray(v) for k, v in meta["predictions"].items()},
+                {k: np.asarray(v) for k, v in meta["labels"].items()},
+            )
             result.train_steps, result.train_examples = meta["train_steps"], meta["train_examples"]
+            result.training = meta["training"]
         else:
-            teacher = self.teacher(cell.task, cell.seed) if method.info.needs_teacher else None
+            teacher = self.teacher(cell.task, cell.seed) if _uses_teacher(method) else None
             result.teacher = teacher.summary if teacher else None
-            trained = self._fit(cell.task, cell.seed, method, Budget(cell.budget), teacher)
-            model = trained.model
-            result.metrics = trained.metrics
+            lineage = self.lineage(cell.task, method)
+            trained = self._fit(cell.task, cell.seed, method, Budget(cell.budget), teacher, lineage)
+            model, evaluation = trained.model, trained.evaluation
             result.train_steps, result.train_examples = trained.stats.steps, trained.stats.examples
+            result.training = {
+                **lineage.as_dict(),
+                "examples": trained.stats.examples,
+                "flops": trained.flops,
+                "teacher_flops": teacher.meta["training"]["flops"] if teacher else None,
+            }
+            if trained.stats.steps != lineage.own_steps:
+                raise RuntimeError(f"trained {trained.stats.steps} steps, the training rule asks {lineage.own_steps}")
+        result.metrics = evaluation.metrics
         result.score = primary_score(task, result.metrics)
         report = count_flops(model, self.preset.flop_seq_len)
         fraction = budget_fraction(report, reference)
@@ -360,19 +444,25 @@ class Harness:
         result.status = "ok" if Budget(cell.budget).allows(fraction) else "over_budget"
         if result.status == "over_budget":
             result.error = f"effective FLOP fraction {fraction:.4f} exceeds budget {cell.budget:g} (+1%)"
+        return evaluation
 
     def teacher(self, task: str, seed: int) -> Teacher:
-        """The dense fine-tuned model for (task, seed): from the cache, or trained now."""
+        """The dense fine-tuned model for (task, seed), S steps: from the cache, or trained now."""
 
         def train_teacher(key: str) -> Teacher:
             log.info("training teacher %s for %s seed %d", key, task, seed)
-            trained = self._fit(task, seed, get_method(TEACHER_METHOD), Budget(1.0), None)
+            lineage = teacher_lineage(self.teacher_steps(task))
+            trained = self._fit(task, seed, get_method(TEACHER_METHOD), Budget(1.0), None, lineage)
+            evaluation = trained.evaluation
             meta = {
                 "id": key,
-                "score": primary_score(get_task(task), trained.metrics),
-                "metrics": trained.metrics,
+                "score": primary_score(get_task(task), evaluation.metrics),
+                "metrics": evaluation.metrics,
+                "predictions": {k: v.tolist() for k, v in evaluation.predictions.items()},
+                "labels": {k: v.tolist() for k, v in evaluation.labels.items()},
                 "train_steps": trained.stats.steps,
                 "train_examples": trained.stats.examples,
+                "training": {**lineage.as_dict(), "examples": trained.stats.examples, "flops": trained.flops},
                 "wall_s": trained.stats.wall_s + trained.eval_s,
                 "config": self._teacher_config(task, seed),
             }
@@ -383,32 +473,62 @@ class Harness:
         return teacher
 
     def _fit(
-        self, task_name: str, seed: int, method: PruningMethod, budget: Budget, teacher: Teacher | None
+        self,
+        task_name: str,
+        seed: int,
+        method: PruningMethod,
+        budget: Budget,
+        teacher: Teacher | None,
+        lineage: Lineage,
     ) -> _Trained:
-        """prepare -> train -> finalize -> evaluate: the same path for students and teachers."""
+        """prepare -> train -> finalize -> evaluate: the same path for students and teachers.
+
+        The starting weights and the step count come from the training rule (`lineage`); a method
+        never picks them itself."""
         data = self.task_data(task_name)
         cfg = self.preset.train_for(task_name)
-        model = load_model(self.preset.model, data.task, seed)
+        if lineage.start == "teacher":
+            if teacher is None:
+                raise RuntimeError(f"{method.info.name} starts from the teacher, but no teacher was loaded")
+            model = copy.deepcopy(teacher.model).requires_grad_(True).train()
+        else:
+            model = load_model(self.preset.model, data.task, seed)
         ctx = RunContext(
             task=data.task,
             budget=budget,
             seed=seed,
-            total_steps=cfg.total_steps(len(data.train)),
+            total_steps=lineage.own_steps,
             reference=self.reference_flops(task_name),
             flop_seq_len=self.preset.flop_seq_len,
             # A private copy: hooks or edits a method puts on its teacher die with the cell.
-            teacher=copy.deepcopy(teacher.model) if teacher else None,
+            teacher=copy.deepcopy(teacher.model) if teacher and method.info.needs_teacher else None,
             calibration_batches=self._calibration_batches(data, cfg.batch_size, seed),
             logger=logging.getLogger(f"suite.method.{method.info.name}"),
+            schedule=self.preset.pruning_schedule,
         )
         model = method.prepare(model, ctx)
+        student_flops = count_flops(model, self.preset.flop_seq_len)
+        teacher_batches: Counter[tuple[int, int]] = Counter()
+        hook = None
+        if ctx.teacher is not None:
+            hook = ctx.teacher.register_forward_pre_hook(_shape_counter(teacher_batches), with_kwargs=True)
         torch.manual_seed(seed)  # dropout masks: the same stream for every method
-        stats = train(model, method, ctx, data.train, self.collator, cfg, progress=self.progress)
+        try:
+            stats = train(model, method, ctx, data.train, self.collator, cfg, progress=self.progress)
+        finally:
+            if hook is not None:
+                hook.remove()
+        flops = training_flops(
+            student_flops,
+            stats.batch_shapes,
+            count_flops(ctx.teacher, self.preset.flop_seq_len) if ctx.teacher is not None else None,
+            dict(teacher_batches),
+        )
         model = method.finalize(model, ctx)
         model.eval()
         eval_start = time.perf_counter()
-        metrics = evaluate(model, data.task, data.evals, self.collator)
-        return _Trained(model, stats, metrics, time.perf_counter() - eval_start)
+        evaluation = evaluate(model, data.task, data.evals, self.collator)
+        return _Trained(model, stats, evaluation, time.perf_counter() - eval_start, flops)
 
     def _calibration_batches(self, data: TaskData, batch_size: int, seed: int) -> list[dict]:
         loader = make_loader(data.train, self.collator, batch_size, seed=seed + 10_000)
@@ -418,6 +538,35 @@ class Harness:
             if len(batches) >= CALIBRATION_BATCHES:
                 break
         return batches
+
+
+def _predictions(task: TaskSpec, evaluation: Evaluation | None) -> Predictions | None:
+    """The sidecar's content: the split that gives the score, the other eval splits beside it."""
+    if evaluation is None:
+        return None
+    primary = task.eval_splits[0]
+    others = {
+        split: {"predictions": evaluation.predictions[split].tolist(), "labels": evaluation.labels[split].tolist()}
+        for split in task.eval_splits[1:]
+        if split in evaluation.predictions
+    }
+    return Predictions(primary, evaluation.predictions[primary].tolist(), evaluation.labels[primary].tolist(), others)
+
+
+def _uses_teacher(method: PruningMethod) -> bool:
+    """The cell needs the teacher: to distil from it, or to start from its weights."""
+    return method.info.needs_teacher or method.start == "teacher"
+
+
+def _shape_counter(counts: Counter[tuple[int, int]]) -> Callable[..., None]:
+    """A forward pre-hook that counts the (batch size, length) of every call: the teacher's forwards."""
+
+    def hook(module: nn.Module, args: tuple, kwargs: dict) -> None:
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        if ids is not None:
+            counts[(int(ids.shape[0]), int(ids.shape[1]))] += 1
+
+    return hook
 
 
 def _as_dict(config: Any) -> dict[str, Any]:

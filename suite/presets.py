@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from suite.errors import SuiteError
+from suite.sparsity import PruningSchedule
 from suite.train import TrainConfig
 
 
@@ -25,6 +26,9 @@ class Preset:
     latency_repeats: int = 5
     # Per-task epochs (the paper trains small tasks longer); overrides train.epochs.
     task_epochs: dict[str, float] = field(default_factory=dict)
+    # The shape of every gradual pruning schedule: dense warm-up, cubic ramp, cool-down (fractions
+    # of a cell's own steps). 10% / 70% / 20% is movement pruning's published split.
+    pruning_schedule: PruningSchedule = field(default_factory=PruningSchedule)
 
     def train_for(self, task: str) -> TrainConfig:
         if task in self.task_epochs:

@@ -23,6 +23,8 @@ from suite.api import MethodInfo, PruningMethod
 from suite.errors import SuiteError
 
 ENTRY_POINT_GROUP = "prune_suite.methods"
+# Rows the harness writes itself (a data baseline, not a method): no plugin may take the name.
+RESERVED_NAMES = frozenset({"trivial"})
 
 M = TypeVar("M", bound=type[PruningMethod])
 
@@ -49,6 +51,8 @@ def register_method(info: MethodInfo, config: Any | None = None) -> Callable[[M]
     """Class decorator. Stack it to register variants (same class, other Config) by name."""
 
     def decorate(cls: M) -> M:
+        if info.name in RESERVED_NAMES:
+            raise SuiteError(f"method name '{info.name}' is reserved for a row the harness writes; choose another")
         existing = _REGISTRY.get(info.name)
         if existing is not None and _qualname(existing.cls) != _qualname(cls):
             raise SuiteError(

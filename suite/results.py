@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -40,6 +41,12 @@ class RunResult:
     method_config: dict[str, Any] = field(default_factory=dict)
     run_config: dict[str, Any] = field(default_factory=dict)
     data: dict[str, str] = field(default_factory=dict)  # source, location (folder or hub id), sha256
+    # "method" (a ranked row), "teacher" (the distillation teacher, S steps) or "trivial" (a data baseline)
+    role: str = "method"
+    # The training rule, as met: start, own_steps, inherited_steps, lineage_steps, examples, flops,
+    # teacher_flops (estimated training compute of this cell, and of its teacher when it used one).
+    training: dict[str, Any] = field(default_factory=dict)
+    predictions: dict[str, Any] | None = None  # file (beside the record), n, sha256, split
     versions: dict[str, str] = field(default_factory=dict)
     git_sha: str | None = None
     hardware: dict[str, Any] = field(default_factory=dict)
@@ -66,6 +73,72 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+PREDICTIONS_SUFFIX = ".predictions.json.gz"
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Per-example outputs of one cell: class ids (or regression scores) and labels in dev-set order,
+    for the split that gives the score; other eval splits (MNLI mismatched) under `other_splits`."""
+
+    split: str
+    predictions: list[float] | list[int]
+    labels: list[float] | list[int]
+    other_splits: dict[str, dict[str, list]] = field(default_factory=dict)
+
+
+def predictions_path(record_path: Path) -> Path:
+    return record_path.with_name(record_path.stem + PREDICTIONS_SUFFIX)
+
+
+def _write_bytes_atomic(path: Path, blob: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(blob)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_record(path: Path, result: RunResult, predictions: Predictions | None) -> None:
+    """The predictions sidecar first, then the record that names it (both atomic), so a record never
+    points at a missing or older sidecar; a record without predictions removes a stale one."""
+    sidecar = predictions_path(path)
+    if predictions is None:
+        sidecar.unlink(missing_ok=True)
+        result.predictions = None
+    else:
+        payload = json.dumps(asdict(predictions), sort_keys=True, separators=(",", ":")).encode()
+        blob = gzip.compress(payload, mtime=0)  # mtime 0: the same predictions give the same bytes
+        _write_bytes_atomic(sidecar, blob)
+        result.predictions = {
+            "file": sidecar.name,
+            "n": len(predictions.predictions),
+            "sha256": hashlib.sha256(blob).hexdigest(),
+            "split": predictions.split,
+        }
+    write_json_atomic(path, result.to_dict())
+
+
+def read_predictions(record_path: Path, record: dict[str, Any]) -> Predictions:
+    """The sidecar a record names, checked against the record's `n` and `sha256`."""
+    meta = record.get("predictions") or {}
+    if not meta.get("file"):
+        raise FileNotFoundError(f"{record_path} has no predictions (the record predates per-example outputs)")
+    sidecar = Path(record_path).parent / meta["file"]
+    blob = sidecar.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
+        raise ValueError(f"{sidecar}: sha256 differs from its record's; rerun the cell or restore the file")
+    data = json.loads(gzip.decompress(blob))
+    loaded = Predictions(**data)
+    if len(loaded.predictions) != meta.get("n") or len(loaded.labels) != meta.get("n"):
+        raise ValueError(f"{sidecar}: {len(loaded.predictions)} predictions, its record says {meta.get('n')}")
+    return loaded
 
 
 def read_record(path: Path) -> dict[str, Any] | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import torch
 from datasets import Dataset
@@ -48,6 +49,9 @@ class TrainStats:
     examples: int
     final_loss: float
     wall_s: float
+    # (batch size, padded length) -> number of steps with that shape: the real token counts the
+    # training-compute estimate is made from.
+    batch_shapes: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 def make_loader(ds: Dataset, collator, batch_size: int, seed: int | None) -> DataLoader:
@@ -106,16 +110,19 @@ def train(
     loader = make_loader(train_set, collator, cfg.batch_size, seed=ctx.seed)
     model.train()
     examples = 0
+    shapes: Counter[tuple[int, int]] = Counter()
     loss_value = float("nan")
     bar = tqdm(total=ctx.total_steps, desc="train", leave=False, disable=not progress)
     while step_fn.step < ctx.total_steps:
         for batch in loader:
             loss_value = step_fn(batch)
-            examples += int(batch["input_ids"].shape[0])
+            batch_size, length = batch["input_ids"].shape
+            examples += int(batch_size)
+            shapes[(int(batch_size), int(length))] += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
             if step_fn.step >= ctx.total_steps:
                 break
     bar.close()
     model.eval()
-    return TrainStats(step_fn.step, examples, loss_value, time.perf_counter() - start)
+    return TrainStats(step_fn.step, examples, loss_value, time.perf_counter() - start, dict(shapes))

@@ -88,7 +88,8 @@ def test_smoke_run_then_leaderboard(capsys, tmp_path, glue_dir, monkeypatch):
     assert "1 ok, 0 over budget, 0 failed" in err
     code, out, _ = run_cli(capsys, "leaderboard", "--results-dir", str(results))
     assert code == 0
-    assert "## Budget 1 " in out and "| dense    |" in out and "(n=1)" in out
+    assert "## Budget 1 " in out and "| dense " in out and "| trivial baseline " in out
+    assert "Seeds per cell: n = 1." in out and "(n=1)" not in out
     assert (results / "leaderboard.md").read_text() == out.rstrip("\n") + "\n"
 
 
@@ -165,7 +166,7 @@ def test_cells_out_of_a_methods_reach_are_listed_not_run(capsys, tmp_path, glue_
     assert not list((tmp_path / "a").rglob("*.json"))
     code, _, err = run_cli(capsys, *base, "--methods", "dense,layers", "--results-dir", str(tmp_path / "b"))
     assert code == 0 and "1 unreachable by design (not run)" in err
-    assert [p.parent.name for p in (tmp_path / "b").rglob("*.json")] == ["dense"]
+    assert sorted(p.parent.name for p in (tmp_path / "b").rglob("*.json")) == ["dense", "trivial"]
 
 
 @pytest.mark.parametrize("text", ["6", "6.0"])

@@ -39,8 +39,9 @@ def test_method_contract(name, setup, tmp_path):
     task, train_set, collator, teacher = setup
     method = get_method(name)
     budget = Budget(BUDGET if method.info.budgeted else 1.0)
-    model = load_model("tiny", task, seed=0)
-    reference = count_flops(model, 128)
+    reference = count_flops(load_model("tiny", task, seed=0), 128)
+    # The starting weights the harness hands over: the teacher's copy, or the pre-trained model.
+    model = copy.deepcopy(teacher).requires_grad_(True) if method.start == "teacher" else load_model("tiny", task, 0)
     ctx = RunContext(
         task=task,
         budget=budget,

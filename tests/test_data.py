@@ -78,7 +78,6 @@ def test_missing_directory_and_missing_file(glue_dir, tmp_path):
         load_task(get_task("qnli"), glue_dir)
 
 
-
 def test_subsample_is_seeded_and_stable(glue_dir):
     ds = read_tsv_split(get_task("sst2"), glue_dir, "train")
     a = subsample(ds, 10, seed=0)["text_a"]

@@ -131,7 +131,7 @@ def test_run_names_its_folder_first_and_records_it(capsys, tmp_path, glue_dir, m
     assert code == 0, err
     assert err.splitlines()[0] == f"data: GLUE folder {glue_dir.resolve()}"
     assert "[1/1 cells, grid done]" in err
-    (record_file,) = (tmp_path / "r").rglob("*.json")
+    (record_file,) = (tmp_path / "r" / "mrpc" / "dense").glob("*.json")
     record = json.loads(record_file.read_text())
     assert record["data"]["source"] == "glue_dir" and record["data"]["location"] == str(glue_dir.resolve())
     assert record["data"]["sha256"] == record["run_config"]["data"]["data_sha256"]

@@ -135,3 +135,37 @@ def test_removed_layer_by_hand():
 def test_not_a_bert_model_is_rejected():
     with pytest.raises(TypeError, match="not a BERT-family model"):
         count_flops(nn.Linear(2, 2), N)
+
+
+@pytest.mark.parametrize("seq_len", [1, 17, 64, 200])
+def test_forward_flops_at_any_length_equals_counting_at_that_length(seq_len):
+    from suite.flops import forward_flops_at
+
+    model = tiny()
+    assert forward_flops_at(count_flops(model, 128), seq_len) == pytest.approx(count_flops(model, seq_len).dense)
+
+
+def test_training_flops_is_three_forwards_per_student_example_plus_teacher_forwards():
+    from suite.flops import training_flops
+
+    student, teacher = tiny(), tiny(num_hidden_layers=4)
+    s, t = count_flops(student, 128), count_flops(teacher, 128)
+    batches = {(8, 32): 3, (4, 64): 1}
+    expected_student = 3 * (3 * 8 * count_flops(student, 32).dense + 4 * count_flops(student, 64).dense)
+    assert training_flops(s, batches) == pytest.approx(expected_student)
+    expected_teacher = 3 * 8 * count_flops(teacher, 32).dense + 4 * count_flops(teacher, 64).dense
+    assert training_flops(s, batches, t, batches) == pytest.approx(expected_student + expected_teacher)
+
+
+def test_masked_stand_ins_without_feature_attributes_are_counted_by_their_weight():
+    model = tiny()
+    expected = count_flops(model, 128)
+
+    class MaskedStandIn(nn.Module):  # like a patched layer: a weight, no in/out_features
+        def __init__(self, linear: nn.Linear) -> None:
+            super().__init__()
+            self.weight, self.bias = linear.weight, linear.bias
+
+    layer = model.bert.encoder.layer[0]
+    layer.attention.self.query = MaskedStandIn(layer.attention.self.query)
+    assert count_flops(model, 128) == expected

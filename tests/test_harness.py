@@ -87,16 +87,20 @@ def test_dense_records_have_every_field_and_resume_skips(harness, smoke_preset, 
     assert cells == [Cell("sst2", "dense", 1.0, 0), Cell("mrpc", "dense", 1.0, 0)]
     first = harness.run(cells)
     assert first.count("ok") == 2 and not first.skipped
-    records = read_records(tmp_path / "results")
+    records = [r for r in read_records(tmp_path / "results") if r["role"] == "method"]
     assert len(records) == 2
     for record in records:
         assert not [f for f in REQUIRED if f not in record]
         assert record["status"] == "ok" and record["error"] is None
         assert record["flops"]["fraction"] == pytest.approx(1.0)
-        assert record["train_steps"] == 2 and record["train_examples"] == 32
+        # The reference row trains 2S from the pre-trained checkpoint (S = 2 steps here).
+        assert record["train_steps"] == 4 and record["train_examples"] == 64
+        assert record["training"]["lineage_steps"] == 4 and record["training"]["start"] == "pretrained"
         assert 0.0 <= record["score"] <= 100.0
         assert record["latency_ms"]["batch_1"] > 0 and record["latency_ms"]["device"] == "cpu"
-        assert record["teacher"]["score"] == record["score"]  # dense is the teacher
+        assert record["teacher"] is None  # plain fine-tuning: no teacher
+    trivial = [r for r in read_records(tmp_path / "results") if r["role"] == "trivial"]
+    assert sorted(r["task"] for r in trivial) == ["mrpc", "sst2"]
     again = Harness(smoke_preset, tmp_path / "results", harness.glue_dir, tmp_path / "cache", progress=False)
     second = again.run(cells)
     assert not second.ran and len(second.skipped) == 2

@@ -165,15 +165,16 @@ def context(teacher, budget: float = 0.5) -> RunContext:
     )
 
 
-def test_prepare_prunes_a_copy_of_the_teacher_and_distils_without_the_attention_term():
+def test_prepare_prunes_the_teacher_copy_it_is_given_and_distils_without_the_attention_term():
     teacher = tiny().requires_grad_(False)
     before = copy.deepcopy(teacher.state_dict())
     method = get_method("heads")
     method.config = dataclasses.replace(method.config, n_iters=2)
+    assert method.start == "teacher"  # the harness hands prepare() a trainable copy of the teacher
     ctx = context(teacher)
-    fresh = tiny()
-    student = method.prepare(fresh, ctx)
-    assert student is not fresh and student is not teacher
+    given = copy.deepcopy(teacher)
+    student = method.prepare(given, ctx)
+    assert student is given and student is not teacher
     assert structure_of(student)["heads"] == [2, 2] and structure_of(student)["ffn"] == [63, 63]
     assert all(p.requires_grad for p in student.parameters())
     assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())  # teacher untouched
@@ -193,6 +194,7 @@ def test_start_from_model_prunes_the_given_model():
     teacher = tiny().requires_grad_(False)
     method = get_method("heads")
     method.config = HeadPruningConfig(start_from="model", n_iters=1, distill=False)
+    assert method.start == "pretrained"
     given = tiny()
     student = method.prepare(given, context(teacher, budget=0.75))
     assert student is given and structure_of(student)["heads"] == [3, 3]

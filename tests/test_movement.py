@@ -19,7 +19,7 @@ from suite.compat.nn_pruning import import_nn_pruning
 from suite.data import get_task
 from suite.flops import budget_fraction, count_flops, encoder_linears
 from suite.registry import get_method
-from suite.sparsity import kept_fraction_for_budget
+from suite.sparsity import PruningSchedule, kept_fraction_for_budget
 from suite.train import TrainConfig, TrainStep
 
 SEQ = 16  # FLOP sequence length of the tiny model: short enough that budget 0.5 is reachable
@@ -61,7 +61,9 @@ def batches(count: int = STEPS, seed: int = 0) -> list[dict[str, torch.Tensor]]:
     return out
 
 
-def context(model, total_steps: int = STEPS, budget: float = 0.5) -> RunContext:
+def context(
+    model, total_steps: int = STEPS, budget: float = 0.5, schedule: PruningSchedule | None = None
+) -> RunContext:
     return RunContext(
         task=get_task("sst2"),
         budget=Budget(budget),
@@ -70,6 +72,7 @@ def context(model, total_steps: int = STEPS, budget: float = 0.5) -> RunContext:
         reference=count_flops(model, SEQ),
         flop_seq_len=SEQ,
         teacher=tiny(seed=1).eval().requires_grad_(False),
+        schedule=schedule or PruningSchedule(),
     )
 
 
@@ -241,10 +244,11 @@ def test_scores_learn_movement_through_nn_pruning_straight_through_mask(nnp):
         assert (weight_grad[~kept] == 0).all() and score_grad[~kept].abs().sum() > 0
 
 
-def test_training_follows_nn_pruning_schedule_and_masks_every_forward(nnp):
-    method = movement(warmup_fraction=0.2)  # warmup 2 steps: 1 x 2 dense, 2 x 2 at the final fraction
+def test_training_follows_the_shared_schedule_through_nn_pruning_and_masks_every_forward(nnp):
+    method = movement()
     model = tiny()
-    ctx = context(model)
+    # 10 steps: dense through step 2, cubic ramp to step 6, then 4 steps at the final fraction.
+    ctx = context(model, schedule=PruningSchedule(warmup=0.2, cooldown=0.4))
     model = method.prepare(model, ctx).train()
     keep = kept_fraction_for_budget(ctx.reference, 0.5)
     step = TrainStep(model, method, ctx, TrainConfig(batch_size=8, learning_rate=1e-3))
@@ -256,10 +260,13 @@ def test_training_follows_nn_pruning_schedule_and_masks_every_forward(nnp):
         nnz_ok.append(all(m.mask_nnz == int(used * m.weight.numel()) for _, m in patched))
         thresholds.append(method.threshold)
     assert all(nnz_ok)
-    assert thresholds[:3] == [1.0, 1.0, 1.0]  # steps 0..2: initial warmup
-    assert thresholds[-5:] == [pytest.approx(keep)] * 5  # steps 6..10: final warmup
+    assert thresholds[:3] == [1.0, 1.0, 1.0]  # steps 0..2: dense warm-up
+    assert thresholds[-5:] == [pytest.approx(keep)] * 5  # steps 6..10: cool-down at the final fraction
     middle = thresholds[3:6]
     assert all(a > b for a, b in zip([1.0, *middle], [*middle, keep], strict=True))  # cubic, decreasing
+    # The same curve as the suite's schedule (kept fraction = 1 - sparsity) at every step.
+    shared = [1.0 - ctx.schedule.sparsity_at(t, STEPS, 1.0 - keep) for t in range(STEPS + 1)]
+    assert thresholds == [pytest.approx(v) for v in shared]
     assert all(scores_of(m).abs().sum() > 0 for _, m in patched)  # the scores moved off their 0 init
 
 
@@ -304,8 +311,6 @@ def test_config_switches_distillation_and_regularization():
     assert float(loss) == pytest.approx(float((outputs.loss + lam * regu).detach()))
     with pytest.raises(ValueError):
         movement(regularization="l2")
-    with pytest.raises(ValueError):
-        movement(warmup_fraction=0.4)  # 0.4 x (1 + 2) leaves nothing for the cubic part
 
 
 def test_teacher_is_left_untouched():

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
@@ -64,3 +66,25 @@ def test_masks_zero_weights_and_random_masks_are_seeded():
     again = EncoderMasks(minilm_shaped())
     again.prune_randomly(0.75, seed=3)
     assert all(torch.equal(masks.masks[k], again.masks[k]) for k in masks.masks)
+
+
+def test_shared_schedule_warms_up_ramps_and_cools_down():
+    from suite.sparsity import PruningSchedule
+
+    schedule = PruningSchedule(warmup=0.1, cooldown=0.2)
+    assert schedule.ramp(100) == (10, 80)
+    values = [schedule.sparsity_at(t, 100, 0.9) for t in range(101)]
+    assert values[:11] == [0.0] * 11  # dense warm-up
+    assert values[80:] == [pytest.approx(0.9)] * 21  # final sparsity with 20 steps left to recover
+    assert all(a < b for a, b in itertools.pairwise(values[10:81]))  # the ramp rises
+    assert values[45] == pytest.approx(cubic_sparsity(35, 70, 0.9))
+    # Tiny runs still get one step of ramp and one of cool-down.
+    assert PruningSchedule().ramp(3) == (0, 2) and PruningSchedule(warmup=0.5, cooldown=0.4).ramp(4) == (2, 3)
+
+
+@pytest.mark.parametrize(("warmup", "cooldown"), [(0.5, 0.5), (-0.1, 0.2), (0.1, 0.0), (0.9, 0.2)])
+def test_shared_schedule_must_leave_steps_to_recover(warmup, cooldown):
+    from suite.sparsity import PruningSchedule
+
+    with pytest.raises(ValueError, match="the ramp must end before the last step"):
+        PruningSchedule(warmup=warmup, cooldown=cooldown)

@@ -1,4 +1,8 @@
-"""`dense`: plain fine-tuning with the task loss. The reference row, and the teacher."""
+"""`dense`: plain fine-tuning with the task loss for 2S steps: the uncompressed reference row.
+
+It has the lineage of every compressed row (2S task steps from the pre-trained checkpoint). The
+distillation teacher is the same recipe stopped at S steps; it has its own row (`teacher`).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,9 @@ from suite.registry import register_method
 @register_method(
     MethodInfo(
         name="dense",
-        summary="plain fine-tuning, no compression; also the distillation teacher",
+        summary="plain fine-tuning for 2S steps, no compression: the reference row (equal lineage)",
         paper="Devlin et al. 2019 (BERT fine-tuning)",
         budgeted=False,
-        is_teacher=True,
     )
 )
 class DenseFinetune(PruningMethod):

@@ -3,7 +3,6 @@ trained with the same distillation losses as `ksp` (the paper's small-dense coun
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import torch
@@ -34,6 +33,7 @@ def neuron_importance(layer: nn.Module) -> torch.Tensor:
         summary="small dense student sized to the budget, initialised from teacher layers, ksp's KD losses",
         paper="Sanh et al. 2019 (DistilBERT: student from teacher layers); Jiao et al. 2020 (TinyBERT losses)",
         needs_teacher=True,
+        start="teacher",
     )
 )
 class SmallDenseStudent(PruningMethod):
@@ -45,7 +45,7 @@ class SmallDenseStudent(PruningMethod):
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         if ctx.teacher is None:
             raise ValueError("distill needs the teacher in ctx.teacher")
-        student = copy.deepcopy(ctx.teacher).requires_grad_(True).train()
+        student = model.requires_grad_(True).train()  # the harness's copy of the teacher (start="teacher")
         config = student.config
         total = len(student.base_model.encoder.layer)
         shape = student_shape(ctx.reference, ctx.budget, total, config.hidden_size, config.intermediate_size)

@@ -8,7 +8,6 @@ distillation from the teacher (hidden states + logits; no attention term, the he
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -27,8 +26,9 @@ START_FROM = ("teacher", "model")
 
 @dataclass(frozen=True)
 class HeadPruningConfig:
-    # "teacher": prune a copy of the dense fine-tuned model (gradient importance needs a trained
-    # classifier); "model": prune the model the harness hands over (pre-trained, fresh classifier).
+    # "teacher": prune a copy of the dense fine-tuned teacher (gradient importance needs a trained
+    # classifier), then train S steps; "model": prune the pre-trained model (fresh classifier), then
+    # train 2S steps. Either way the harness hands over the starting weights (PruningMethod.start).
     start_from: str = "teacher"
     n_iters: int = 8  # textpruner rounds: score, mask 1/n_iters of what goes, re-score
     distill: bool = True
@@ -122,14 +122,17 @@ class HeadPruning(PruningMethod):
     def forward_kwargs(self) -> dict:
         return {"output_hidden_states": True} if self.config.distill else {}
 
+    @property
+    def start(self) -> str:
+        return "teacher" if self.config.start_from == "teacher" else "pretrained"
+
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         from suite.compat.textpruner import iterative_prune
 
-        from_teacher = self.config.start_from == "teacher"
-        if ctx.teacher is None and (from_teacher or self.config.distill):
-            raise ValueError("heads needs the dense fine-tuned teacher in ctx.teacher")
-        student = copy.deepcopy(ctx.teacher) if from_teacher else model
-        student.requires_grad_(True)  # the teacher comes frozen; importance needs gradients
+        if ctx.teacher is None and self.config.distill:
+            raise ValueError("heads with distill=True needs the dense fine-tuned teacher in ctx.teacher")
+        # `model` is the teacher's copy or the pre-trained model, as `start` asked the harness.
+        student = model.requires_grad_(True)  # importance needs gradients
         self.plan = plan_for_budget(student, ctx.reference.dense, ctx.budget.fraction, ctx.flop_seq_len)
         ctx.logger.info(
             "keeping %d of %d heads and %d of %d FFN neurons per layer (even split k=%.4f): %.4f of the dense FLOPs",

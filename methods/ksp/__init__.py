@@ -15,14 +15,14 @@ from torch import nn
 from suite.api import MethodInfo, PruningMethod, RunContext
 from suite.distill import Distiller, KDWeights
 from suite.registry import register_method
-from suite.sparsity import EncoderMasks, cubic_sparsity, kept_fraction_for_budget
+from suite.sparsity import EncoderMasks, kept_fraction_for_budget
 
 
 @dataclass(frozen=True)
 class GradualMagnitudeConfig:
     distill: bool = True
     kd: KDWeights = field(default_factory=KDWeights)
-    mask_updates: int = 100  # the paper updates masks about 100 times over the run
+    mask_updates: int = 100  # the paper updates masks about 100 times over its pruning ramp
     initial_sparsity: float = 0.0
 
 
@@ -44,13 +44,22 @@ class GradualMagnitudePruning(PruningMethod):
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         self.final_sparsity = 1.0 - kept_fraction_for_budget(ctx.reference, ctx.budget.fraction)
         self.masks = EncoderMasks(model)
-        self.update_every = max(1, ctx.total_steps // self.config.mask_updates)
+        if self.config.initial_sparsity > 0.0:  # the schedule's warm-up holds the initial sparsity
+            self.masks.prune_by_magnitude(self.config.initial_sparsity)
+        self.ramp_start, self.ramp_end = ctx.schedule.ramp(ctx.total_steps)
+        self.update_every = max(1, (self.ramp_end - self.ramp_start) // self.config.mask_updates)
         self.distiller = None
         if self.config.distill:
             if ctx.teacher is None:
                 raise ValueError("ksp needs the dense fine-tuned teacher in ctx.teacher")
             self.distiller = Distiller(model, ctx.teacher, self.config.kd, ctx.task.is_regression)
-        ctx.logger.info("target sparsity %.4f, mask update every %d steps", self.final_sparsity, self.update_every)
+        ctx.logger.info(
+            "target sparsity %.4f, ramp over steps %d-%d, mask update every %d steps",
+            self.final_sparsity,
+            self.ramp_start,
+            self.ramp_end,
+            self.update_every,
+        )
         return model
 
     def training_loss(self, model: nn.Module, batch: dict, outputs, ctx: RunContext) -> torch.Tensor:
@@ -60,14 +69,15 @@ class GradualMagnitudePruning(PruningMethod):
         return loss
 
     def on_step_end(self, model: nn.Module, step: int, ctx: RunContext) -> None:
-        if step % self.update_every == 0 or step >= ctx.total_steps:
-            target = cubic_sparsity(step, ctx.total_steps, self.final_sparsity, self.config.initial_sparsity)
+        on_ramp = self.ramp_start < step <= self.ramp_end
+        if on_ramp and ((step - self.ramp_start) % self.update_every == 0 or step == self.ramp_end):
+            target = ctx.schedule.sparsity_at(step, ctx.total_steps, self.final_sparsity, self.config.initial_sparsity)
             self.masks.prune_by_magnitude(target)
         else:
             self.masks.apply()
 
     def finalize(self, model: nn.Module, ctx: RunContext) -> nn.Module:
-        if self.masks.sparsity < self.final_sparsity:  # a run shorter than the schedule
+        if self.masks.sparsity < self.final_sparsity:  # only if on_step_end was never called at ramp end
             self.masks.prune_by_magnitude(self.final_sparsity)
         self.masks.apply()
         if self.distiller is not None:

@@ -32,12 +32,6 @@ class MovementConfig:
     distill: bool = True
     kd: KDWeights = field(default_factory=KDWeights)
     mask_scores_learning_rate: float = 1e-2  # the paper's (and nn_pruning's default)
-    # nn_pruning's threshold schedule: `warmup_steps = warmup_fraction x total steps`; the kept
-    # fraction stays 1 for initial_warmup x warmup_steps, falls cubically to the budget's kept
-    # fraction, and holds it for the last final_warmup x warmup_steps (paper, SQuAD: 10% / 70% / 20%).
-    warmup_fraction: float = 0.1
-    initial_warmup: float = 1.0
-    final_warmup: float = 2.0
     # nn_pruning's L1/L0 penalty on the mask scores. Hard (top-k) movement pruning uses none; the
     # penalty belongs to soft movement pruning, which selects by a threshold instead of the budget.
     regularization: str = "disabled"
@@ -46,10 +40,6 @@ class MovementConfig:
     def __post_init__(self) -> None:
         if self.regularization not in REGULARIZATIONS:
             raise ValueError(f"regularization must be one of {REGULARIZATIONS}, not {self.regularization!r}")
-        if min(self.warmup_fraction, self.initial_warmup, self.final_warmup) < 0.0:
-            raise ValueError("warmup_fraction, initial_warmup and final_warmup must be >= 0")
-        if self.warmup_fraction * (self.initial_warmup + self.final_warmup) >= 1.0:
-            raise ValueError("the threshold warmups must leave part of the run for the cubic schedule")
 
 
 @register_method(
@@ -66,8 +56,14 @@ class MovementPruning(PruningMethod):
     def forward_kwargs(self) -> dict:
         return {"output_hidden_states": True} if self.config.distill else {}
 
-    def sparse_args(self, keep: float):
-        """nn_pruning's SparseTrainingArguments for hard movement pruning of all six matrices."""
+    def sparse_args(self, keep: float, ramp: tuple[int, int], total: int):
+        """nn_pruning's SparseTrainingArguments for hard movement pruning of all six matrices.
+
+        nn_pruning's threshold schedule holds the kept fraction at 1 up to step
+        initial_warmup x warmup_steps, falls cubically to `keep` and holds it after step
+        total - final_warmup x warmup_steps. With warmup_steps = 1 its two warm-ups are step counts,
+        so the shape is exactly the suite's shared schedule `ramp` = (start, end); a cubic fall of the
+        kept fraction is the same curve as the suite's cubic rise of sparsity."""
         cfg = self.config
         return self.nnp.SparseTrainingArguments(
             mask_scores_learning_rate=cfg.mask_scores_learning_rate,
@@ -78,8 +74,8 @@ class MovementPruning(PruningMethod):
             bias_mask=False,  # the paper masks weights only; nn_pruning's default (True) is for blocks
             initial_threshold=1.0,  # for topK the threshold is the kept fraction
             final_threshold=keep,
-            initial_warmup=cfg.initial_warmup,
-            final_warmup=cfg.final_warmup,
+            initial_warmup=ramp[0],
+            final_warmup=total - ramp[1],
             regularization=cfg.regularization,
             regularization_final_lambda=cfg.regularization_lambda,
         )
@@ -90,8 +86,9 @@ class MovementPruning(PruningMethod):
             raise SuiteError(f"movement (nn_pruning) patches BERT models only, not {type(model).__name__}")
         self.nnp = import_nn_pruning()  # here, not at module import: `suite ls` never loads nn_pruning
         self.keep = kept_fraction_for_budget(ctx.reference, ctx.budget.fraction)
-        self.warmup_steps = int(self.config.warmup_fraction * ctx.total_steps)
-        self.args = self.sparse_args(self.keep)
+        self.warmup_steps = 1  # the warm-ups are step counts (see sparse_args)
+        self.ramp = ctx.schedule.ramp(ctx.total_steps)
+        self.args = self.sparse_args(self.keep, self.ramp, ctx.total_steps)
         # No teacher path: distillation is the suite's (below), not nn_pruning's logit-only KD.
         self.coordinator = self.nnp.ModelPatchingCoordinator(
             self.args, device=None, cache_dir=None, logit_names=["logits"], teacher_constructor=None
@@ -105,10 +102,10 @@ class MovementPruning(PruningMethod):
             # After patching: the score hooks sit on the MaskedLinear query/key that actually run.
             self.distiller = Distiller(model, ctx.teacher, self.config.kd, ctx.task.is_regression)
         ctx.logger.info(
-            "nn_pruning %s topK: kept fraction 1 -> %.4f, threshold warmup %d steps",
+            "nn_pruning %s topK: kept fraction 1 -> %.4f over steps %d-%d",
             self.nnp.version,
             self.keep,
-            self.warmup_steps,
+            *self.ramp,
         )
         return model
 
