@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from suite.leaderboard import budget_table, cells_csv, records_frame, render_markdown, render_readme, write_leaderboard
+from suite.leaderboard import budget_table, build_board, cells_csv, render_markdown, render_readme, write_leaderboard
 from suite.results import write_json_atomic
 
 
@@ -48,13 +48,13 @@ RECORDS = [
 
 
 def test_table_mean_std_marks_best_and_order():
-    table = budget_table(records_frame(RECORDS), 0.1).set_index("method")
+    table = budget_table(build_board(RECORDS), 0.1).set_index("method")
     assert list(table.index) == ["dense (budget 1)", "ksp", "distill", "random"]  # reference, then by average
-    assert table.loc["dense (budget 1)", "sst2"] == "91.0 ± 1.4 (n=2)"  # reference rows are never bold
-    assert table.loc["dense (budget 1)", "average"] == "86.5 ± 2.1 (n=2)"
-    assert table.loc["ksp", "sst2"] == "**85.0 (n=1)**" and table.loc["distill", "sst2"] == "80.0 (n=1)"
-    assert table.loc["distill", "mrpc"] == "**72.0 (n=1)**"
-    assert table.loc["ksp", "average"] == "**77.5 (n=1)**"
+    assert table.loc["dense (budget 1)", "sst2"] == "91.0 ± 1.4"  # reference rows are never bold; n said per table
+    assert table.loc["dense (budget 1)", "average"] == "86.5 ± 2.1"
+    assert table.loc["ksp", "sst2"] == "**85.0**" and table.loc["distill", "sst2"] == "80.0"
+    assert table.loc["distill", "mrpc"] == "**72.0**"
+    assert table.loc["ksp", "average"] == "**77.5**"
     assert (
         table.loc["ksp", "speedup (b32)"] == "2.00x ± 0.71"
         and table.loc["distill", "speedup (b32)"] == "**8.00x ± 0.00**"
@@ -67,25 +67,36 @@ def test_table_mean_std_marks_best_and_order():
 
 def test_records_without_speedup_or_params_show_missing():
     old = [{k: v for k, v in rec("ksp", "sst2", 0.1, 0, 60.0).items() if k not in ("latency_ms", "params")}]
-    table = budget_table(records_frame(old), 0.1).set_index("method")
+    table = budget_table(build_board(old), 0.1).set_index("method")
     assert table.loc["ksp", "speedup (b32)"] == "–" and table.loc["ksp", "params (M, nonzero)"] == "–"
 
 
 def test_markdown_and_csv_are_deterministic_and_torch_free():
-    for name in [m for m in sys.modules if m.startswith("suite.leaderboard")]:
-        sys.modules.pop(name)
-    first = render_markdown(records_frame(RECORDS))
-    assert first == render_markdown(records_frame(list(reversed(RECORDS))))
-    assert "## Budget 0.1" in first
-    assert cells_csv(RECORDS) == cells_csv(list(reversed(RECORDS)))
+    first = render_markdown(build_board(RECORDS))
+    assert first == render_markdown(build_board(list(reversed(RECORDS))))
+    assert "## Budget 0.1" in first and "(n=" not in first
+    assert "Seeds per cell: n = 1, except dense (budget 1): n = 2." in first  # n said once per table
+    assert cells_csv(build_board(RECORDS)) == cells_csv(build_board(list(reversed(RECORDS))))
     code = "import sys, suite.leaderboard; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
 
 
 def test_csv_has_every_field_of_every_cell():
-    rows = list(csv.DictReader(io.StringIO(cells_csv(RECORDS))))
+    rows = list(csv.DictReader(io.StringIO(cells_csv(build_board(RECORDS)))))
     assert len(rows) == len(RECORDS)
-    assert list(rows[0])[:6] == ["task", "method", "budget", "seed", "status", "score"]
+    assert list(rows[0])[:9] == [
+        "task",
+        "method",
+        "role",
+        "budget",
+        "seed",
+        "status",
+        "score",
+        "score_ci_low",
+        "score_ci_high",
+    ]
+    assert {r["role"] for r in rows} == {"method"}  # legacy records: method rows
+    assert {r["score_ci_low"] for r in rows} == {""}  # no predictions, no CI
     for field in ("latency_ms.speedup.batch_32", "params.nonzero", "run_config.train.epochs", "error", "git_sha"):
         assert field in rows[0]
     failed = next(r for r in rows if r["status"] == "failed")
@@ -93,13 +104,16 @@ def test_csv_has_every_field_of_every_cell():
 
 
 def test_readme_states_rule_setup_provenance_and_reported_numbers_apart():
-    text = render_readme(RECORDS)
+    text = render_readme(build_board(RECORDS))
     assert "## The FLOP rule" in text and "Not counted" in text
     assert "## Reported in papers, BERT-base, not measured here" in text
     assert text.index("SparseBERT") > text.index("not measured here")  # quoted numbers only in that section
     assert "`abc`" in text and '"cpu_count": 2' in text
-    assert "t-mrpc-0" in text  # teacher table
-    assert text == render_readme(list(reversed(RECORDS)))
+    assert "t-mrpc-0" in text  # teacher table (legacy: the dense cell was the teacher)
+    for section in ("## Statistics", "## The training rule", "## Trivial baseline and the signal check"):
+        assert section in text
+    assert "predate the training rule" in text and "no trivial-baseline record" in text
+    assert text == render_readme(build_board(list(reversed(RECORDS))))
 
 
 def test_write_leaderboard_writes_all_files_and_regenerates_identically(tmp_path):
@@ -109,7 +123,14 @@ def test_write_leaderboard_writes_all_files_and_regenerates_identically(tmp_path
     out = tmp_path / "board"
     paths = write_leaderboard(results, out)
     names = sorted(p.name for p in paths)
-    assert names == ["README.md", "cells.csv", "leaderboard.md", "score_vs_flops.png", "score_vs_speedup.png"]
+    assert names == [
+        "README.md",
+        "cells.csv",
+        "difference_vs_reference.png",
+        "leaderboard.md",
+        "score_vs_flops.png",
+        "score_vs_speedup.png",
+    ]
     first = {p.name: p.read_bytes() for p in paths if p.suffix != ".png"}
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths if p.suffix == ".png")
     write_leaderboard(results, out)
@@ -119,7 +140,7 @@ def test_write_leaderboard_writes_all_files_and_regenerates_identically(tmp_path
 
 def test_empty_results_raise():
     with pytest.raises(ValueError):
-        render_markdown(records_frame([]))
+        build_board([])
 
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "leaderboards" / "cpu"
@@ -136,16 +157,21 @@ def test_published_cpu_leaderboard_regenerates_identically(tmp_path):
 def test_headline_ranks_complete_methods_by_average_with_gap_to_reference():
     from suite.leaderboard.headline import headline_lines
 
-    lines = headline_lines(records_frame(RECORDS))
-    assert lines[0] == "- Unpruned reference (budget 1) average: dense 86.5."
-    assert lines[1].startswith("- Budget 0.1: best **ksp** 77.5 (-9.0 points vs the reference).")
-    assert "Ranking: ksp 77.5 > distill 76.0." in lines[1]
-    assert lines[1].endswith("Not ranked (a task failed, over budget or not run yet): random.")
+    lines = headline_lines(build_board(RECORDS))
+    assert "- Signal check not run (no trivial-baseline record): sst2, mrpc." in lines
+    assert "- GLUE average over sst2, mrpc: reference (dense, budget 1) 86.5." in lines
+    line = next(line for line in lines if line.startswith("- Budget 0.1"))
+    assert line.startswith("- Budget 0.1: best **ksp** 77.5 (-9.0 points vs the reference).")
+    # Without per-example predictions nothing is tested: an order, not ">".
+    assert "differences not tested (no per-example predictions): ksp 77.5, distill 76.0." in line
+    assert line.endswith("Not ranked (a task failed, over budget or not run yet): random.")
 
 
 def test_headline_says_when_no_method_is_complete():
     from suite.leaderboard.headline import headline_lines
 
     partial = [r for r in RECORDS if r["task"] == "sst2" or r["method"] == "dense"]
-    lines = headline_lines(records_frame(partial))
-    assert lines[1].startswith("- Budget 0.1: no method has a score on every task yet.")
+    lines = headline_lines(build_board(partial))
+    assert any(
+        line.startswith("- Budget 0.1: no method has a score on every task of the average yet.") for line in lines
+    )

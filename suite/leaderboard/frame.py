@@ -1,4 +1,4 @@
-"""Result records -> pandas frames: the fields the tables and plots use, and every field for the CSV."""
+"""Result records -> a pandas frame of the fields the tables and plots use, one row per cell."""
 
 from __future__ import annotations
 
@@ -7,10 +7,19 @@ from typing import Any
 
 import pandas as pd
 
-REFERENCE_BUDGET = 1.0
-KEY_COLUMNS = ["task", "method", "budget", "seed", "status", "score"]
+from suite.leaderboard.rows import REFERENCE_BUDGET, role_of
+
+__all__ = ["CELL_COLUMNS", "REFERENCE_BUDGET", "get_field", "records_frame", "task_order"]
+
+SORT_KEYS = ["task", "method", "budget", "seed", "role"]
 CELL_COLUMNS = [
-    *KEY_COLUMNS,
+    "task",
+    "role",
+    "method",
+    "budget",
+    "seed",
+    "status",
+    "score",
     "fraction",
     "speedup",
     "latency_ms",
@@ -18,10 +27,24 @@ CELL_COLUMNS = [
     "params_nonzero",
     "params_total",
     "linear_compression",
+    "lineage_steps",
+    "train_flops",
+    "has_training",
+]
+NUMERIC = [
+    "score",
+    "fraction",
+    "speedup",
+    "latency_ms",
+    "params_nonzero",
+    "params_total",
+    "linear_compression",
+    "lineage_steps",
+    "train_flops",
 ]
 
 
-def _get(record: dict[str, Any], *path: str) -> Any:
+def get_field(record: dict[str, Any], *path: str) -> Any:
     value: Any = record
     for key in path:
         if not isinstance(value, dict):
@@ -38,38 +61,40 @@ def task_order(tasks: Iterable[str]) -> list[str]:
     return sorted(set(tasks), key=lambda t: (known.index(t) if t in known else len(known), t))
 
 
+def training_flops(record: dict[str, Any]) -> float | None:
+    """This cell's training compute plus its teacher's, where the cell learned from a teacher."""
+    own = get_field(record, "training", "flops")
+    if own is None:
+        return None
+    return float(own) + float(get_field(record, "training", "teacher_flops") or 0.0)
+
+
 def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """One row per cell with the fields the tables and plots need; missing fields are NaN."""
     rows = [
         {
             "task": r["task"],
+            "role": role_of(r),
             "method": r["method"],
             "budget": float(r["budget"]),
             "seed": int(r["seed"]),
             "status": r.get("status", "failed"),
             "score": r.get("score"),
-            "fraction": _get(r, "flops", "fraction"),
+            "fraction": get_field(r, "flops", "fraction"),
             # Batch 32 at the reference length: the reference (unpruned) model was timed beside it.
-            "speedup": _get(r, "latency_ms", "speedup", "batch_32"),
-            "latency_ms": _get(r, "latency_ms", "batch_32"),
-            "kernel": _get(r, "latency_ms", "kernel"),
-            "params_nonzero": _get(r, "params", "nonzero"),
-            "params_total": _get(r, "params", "total"),
-            "linear_compression": _get(r, "flops", "linear_compression"),
+            "speedup": get_field(r, "latency_ms", "speedup", "batch_32"),
+            "latency_ms": get_field(r, "latency_ms", "batch_32"),
+            "kernel": get_field(r, "latency_ms", "kernel"),
+            "params_nonzero": get_field(r, "params", "nonzero"),
+            "params_total": get_field(r, "params", "total"),
+            "linear_compression": get_field(r, "flops", "linear_compression"),
+            "lineage_steps": get_field(r, "training", "lineage_steps"),
+            "train_flops": training_flops(r),
+            "has_training": bool(r.get("training")),
         }
         for r in records
     ]
     frame = pd.DataFrame(rows, columns=CELL_COLUMNS)
-    for column in ("score", "fraction", "speedup", "latency_ms", "params_nonzero", "params_total"):
+    for column in NUMERIC:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    frame["linear_compression"] = pd.to_numeric(frame["linear_compression"], errors="coerce")
-    return frame.sort_values(["task", "method", "budget", "seed"], kind="stable").reset_index(drop=True)
-
-
-def cells_csv(records: Iterable[dict[str, Any]]) -> str:
-    """Every field of every record, nested fields flattened with dots; stable row and column order."""
-    flat = pd.json_normalize(list(records), sep=".")
-    first = [c for c in KEY_COLUMNS if c in flat.columns]
-    flat = flat[first + sorted(c for c in flat.columns if c not in first)]
-    flat = flat.sort_values(["task", "method", "budget", "seed"], kind="stable")
-    return flat.to_csv(index=False, lineterminator="\n")
+    return frame.sort_values(SORT_KEYS, kind="stable").reset_index(drop=True)

@@ -1,60 +1,106 @@
-"""The headline of a leaderboard: per budget, methods ranked by GLUE average and their gap to the reference.
+"""The headline: per budget, methods ranked by GLUE average, with which gaps the data can call.
 
 This is the one question the suite exists to answer (at the same FLOP budget, which method keeps the
-most accuracy?), stated from the records alone so that it can never drift from the tables.
+most accuracy?), stated from the records alone so that it can never drift from the tables. Neighbours
+in a ranking are joined by ">" only where the paired bootstrap CI of their difference excludes 0,
+"≈" where it does not; without per-example predictions nothing is tested and the text says so.
 """
 
 from __future__ import annotations
 
-import pandas as pd
+import itertools
 
-from suite.leaderboard.frame import REFERENCE_BUDGET, task_order
-from suite.leaderboard.tables import glue_average, table_budgets
-
-
-def _averages(frame: pd.DataFrame, budget: float, tasks: list[str]) -> dict[str, float]:
-    """GLUE average (mean over seeds) of every method at `budget` that has a score on every task."""
-    out = {}
-    for method, group in frame[frame.budget == budget].groupby("method", sort=True):
-        stat = glue_average(group, tasks)
-        if stat is not None:
-            out[str(method)] = stat.mean
-    return out
+from suite.leaderboard.board import Board, ranked
+from suite.leaderboard.bootstrap import shown
+from suite.leaderboard.estimates import Estimate
+from suite.leaderboard.notes import signal_flags
+from suite.leaderboard.rows import REFERENCE, REFERENCE_BUDGET, TEACHER, TRIVIAL
+from suite.leaderboard.tables import table_budgets
 
 
-def headline_lines(frame: pd.DataFrame) -> list[str]:
-    """One markdown bullet per budget: the ranking by GLUE average and the best method's gap."""
-    tasks = task_order(frame.task)
-    reference = _averages(frame, REFERENCE_BUDGET, tasks)
-    reference_text = ", ".join(f"{m} {v:.1f}" for m, v in sorted(reference.items())) or "not run"
-    lines = [f"- Unpruned reference (budget 1) average: {reference_text}."]
-    for budget in table_budgets(frame):
+def _gap(difference: Estimate) -> str:
+    ci = difference.ci
+    text = f"{shown(difference.value, 1):+.1f} points vs the reference"
+    return text + (f", 95% CI {ci.text(sep='..')}" if ci is not None else "")
+
+
+def ranking_text(entries: list[tuple[str, Estimate]]) -> str:
+    """`heads 61.2 ≈ ksp 60.8 (difference 0.4, 95% CI -1.1..2.0) > distill 52.9 (...)`."""
+    text = f"{entries[0][0]} {entries[0][1].value:.1f}"
+    for (_, upper), (name, lower) in itertools.pairwise(entries):
+        difference = upper.minus(lower)
+        ci = difference.ci
+        if ci is None:
+            text += f", {name} {lower.value:.1f}"
+            continue
+        relation = ">" if ci.excludes_zero else "≈"
+        gap = shown(difference.value, 1)
+        text += f" {relation} {name} {lower.value:.1f} (difference {gap:.1f}, 95% CI {ci.text(sep='..')})"
+    return text
+
+
+def _orientation(board: Board) -> str:
+    """Reference, teacher and trivial averages in one line."""
+    parts = []
+    for label, rows in (
+        ("reference (dense, budget 1)", [REFERENCE]),
+        ("teacher", [r for r in board.rows() if r.role == TEACHER]),
+        ("trivial baseline", [r for r in board.rows() if r.role == TRIVIAL]),
+    ):
+        for row in rows:
+            average = board.average(row)
+            if average is not None:
+                ci = average.ci
+                parts.append(f"{label} {average.value:.1f}" + (f" (95% CI {ci.text(sep='..')})" if ci else ""))
+    tasks = ", ".join(board.average_tasks) or "no task"
+    return f"- GLUE average over {tasks}: " + ("; ".join(parts) if parts else "no reference yet") + "."
+
+
+def headline_lines(board: Board) -> list[str]:
+    lines = []
+    for task in board.tasks:
+        check = board.lineage[task]
+        if not check.consistent:
+            lines.append(
+                f"- ⚠ **Training rule violated on {task}**: method rows trained for different lineage steps"
+                f" ({check.mismatch()}); rankings that include {task} are not like-for-like."
+            )
+    lines += [f"- {note}" for note in signal_flags(board)]
+    lines.append(_orientation(board))
+    reference = board.average(REFERENCE)
+    for budget in table_budgets(board):
         if budget == REFERENCE_BUDGET:
             continue
-        averages = _averages(frame, budget, tasks)
-        missing = sorted(set(frame[frame.budget == budget].method) - set(averages))
-        if not averages:
-            line = f"- Budget {budget:g}: no method has a score on every task yet."
+        entries = ranked(board, budget)
+        present = {r.method for r in board.rows() if r.ranked and r.budget == budget}
+        missing = sorted(present - {row.method for row, _ in entries})
+        if not entries:
+            line = f"- Budget {budget:g}: no method has a score on every task of the average yet."
         else:
-            ranked = sorted(averages.items(), key=lambda item: (-item[1], item[0]))
-            best, best_average = ranked[0]
-            line = f"- Budget {budget:g}: best **{best}** {best_average:.1f}"
-            if len(reference) == 1:
-                gap = best_average - next(iter(reference.values()))
-                line += f" ({gap:+.1f} points vs the reference)"
-            line += ". Ranking: " + " > ".join(f"{m} {v:.1f}" for m, v in ranked) + "."
+            best_row, best = entries[0]
+            line = f"- Budget {budget:g}: best **{best_row.method}** {best.value:.1f}"
+            if reference is not None:
+                line += f" ({_gap(best.minus(reference))})"
+            named = [(row.method, estimate) for row, estimate in entries]
+            if all(e.draws is not None for _, e in named):
+                line += ". Ranking: " + ranking_text(named) + "."
+            else:
+                line += ". Ordered by average, differences not tested (no per-example predictions): "
+                line += ranking_text(named) + "."
         if missing:
             line += f" Not ranked (a task failed, over budget or not run yet): {', '.join(missing)}."
         lines.append(line)
     return lines
 
 
-def render_headline(frame: pd.DataFrame) -> list[str]:
+def render_headline(board: Board) -> list[str]:
     return [
         "## Headline",
         "",
-        "GLUE average over the tasks of this leaderboard (mean over seeds); a method is ranked at a",
-        "budget only when it has an `ok` score on every task there.",
+        "GLUE average (mean over seeds) over every task not flagged for lack of signal (reference not",
+        "above its trivial baseline); a method is ranked at a budget only when it has an `ok` score on",
+        "every one of them. `>`: the paired-bootstrap 95% CI of the difference excludes 0; `≈`: it does",
+        "not (no call).",
         "",
-        *headline_lines(frame),
+        *headline_lines(board),
     ]

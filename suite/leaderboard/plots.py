@@ -1,7 +1,10 @@
-"""Score-vs-cost plots (PNG): one panel per task and one for the average, one line per method."""
+"""Plots (PNG) of the board: score against FLOPs and against speedup, and each row's difference to the
+reference. One panel per task and one for the GLUE average; error bars are the 95% bootstrap CIs
+(none where a row has no per-example predictions); the reference and the trivial baseline are lines."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -9,101 +12,260 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a display
 
 import matplotlib.pyplot as plt
-import pandas as pd
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-from suite.leaderboard.frame import REFERENCE_BUDGET, task_order
+from suite.leaderboard.board import Board
+from suite.leaderboard.estimates import Estimate
+from suite.leaderboard.files import DIFFERENCE_PLOT, FLOPS_PLOT, SPEEDUP_PLOT
+from suite.leaderboard.rows import METHOD, REFERENCE, TRIVIAL, Row
+from suite.leaderboard.tables import table_budgets
 
-AXES = {
-    "fraction": ("effective FLOP fraction (of the unpruned model)", "score_vs_flops.png"),
-    "speedup": ("measured batch-32 CPU speedup over the unpruned model", "score_vs_speedup.png"),
-}
 AVERAGE = "average"
+X_AXES = {
+    "fraction": ("effective FLOP fraction (of the unpruned model)", FLOPS_PLOT),
+    "speedup": ("measured batch-32 CPU speedup over the unpruned model", SPEEDUP_PLOT),
+}
+BUDGET_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+FRONTIER_STYLES = ("-", "--", ":", "-.")
 
 
-def points(frame: pd.DataFrame, x: str) -> pd.DataFrame:
-    """Per (panel, method, budget): mean and std over seeds of the score, mean of `x`.
+@dataclass(frozen=True)
+class Point:
+    row: Row
+    x: float
+    estimate: Estimate
 
-    Panel `average` is, per seed, the mean over all tasks (only seeds with every task `ok`)."""
-    ok = frame[(frame.status == "ok") & frame.score.notna() & frame[x].notna()]
-    tasks = task_order(frame.task)
-    per_task = ok[["task", "method", "budget", "seed", "score", x]]
-    wide = per_task.pivot_table(index=["method", "budget", "seed"], columns="task", values=["score", x])
-    complete = wide.dropna()
-    if len(complete) and len(tasks) > 1 and set(complete["score"].columns) == set(tasks):
-        average = pd.DataFrame(
-            {"score": complete["score"].mean(axis=1), x: complete[x].mean(axis=1)}, index=complete.index
-        ).reset_index()
-        average["task"] = AVERAGE
-        per_task = pd.concat([per_task, average], ignore_index=True)
-    grouped = per_task.groupby(["task", "method", "budget"], sort=True)
-    out = grouped.agg(score=("score", "mean"), std=("score", "std"), n=("score", "size"), x=(x, "mean"))
-    return out.fillna({"std": 0.0}).reset_index()
+    @property
+    def yerr(self) -> tuple[float, float]:
+        ci = self.estimate.ci
+        return (0.0, 0.0) if ci is None else (self.estimate.value - ci.low, ci.high - self.estimate.value)
 
 
-def plot_scores(frame: pd.DataFrame, x: str, out_dir: Path) -> Path | None:
-    """One figure, score against `x` ("fraction" or "speedup"); None when nothing can be plotted."""
-    label, filename = AXES[x]
-    data = points(frame, x)
-    if data.empty:
-        return None
-    panels = task_order(t for t in data.task.unique() if t != AVERAGE)
-    panels += [AVERAGE] if AVERAGE in set(data.task) else []
-    methods = sorted(data.method.unique())
-    colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
-    ncols = min(3, len(panels))
-    nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.8 * nrows), squeeze=False)
-    for ax, panel in zip(axes.flat, panels, strict=False):
-        for method in methods:
-            # Join points in budget order: on the speedup axis x order zigzags where speedups are ~1.
-            rows = data[(data.task == panel) & (data.method == method)].sort_values("budget")
-            if rows.empty:
-                continue
-            reference = (rows.budget == REFERENCE_BUDGET).all()
-            ax.errorbar(
-                rows.x,
-                rows.score,
-                yerr=rows["std"],
-                label=method,
-                color=colors[method],
-                marker="*" if reference else "o",
-                markersize=10 if reference else 5,
-                linestyle="none" if reference else "-",
-                capsize=3,
+def panels(board: Board) -> list[str | None]:
+    """Task panels, then the average (None) where it spans more than one task."""
+    return [*board.tasks, *([None] if len(board.average_tasks) > 1 else [])]
+
+
+def _title(board: Board, task: str | None) -> str:
+    if task is None:
+        return f"{AVERAGE} ({', '.join(board.average_tasks)})"
+    return task if board.signal[task].in_average else f"{task} (no signal: not in the average)"
+
+
+def _x_value(board: Board, row: Row, task: str | None, column: str) -> float | None:
+    f = board.frame
+    cells = f[(f.role == row.role) & (f.method == row.method) & (f.budget == row.budget) & (f.status == "ok")]
+    if task is not None:
+        cells = cells[cells.task == task]
+    else:
+        cells = cells[cells.task.isin(board.average_tasks)]
+    values = cells[column].dropna()
+    return float(values.mean()) if len(values) else None
+
+
+def points(board: Board, task: str | None, column: str) -> list[Point]:
+    """Every method row (the reference included) with a score and an x on this panel."""
+    out = []
+    for row in board.rows():
+        if row.role != METHOD:
+            continue
+        estimate, x = board.estimate(row, task), _x_value(board, row, task, column)
+        if estimate is not None and x is not None and x > 0:
+            out.append(Point(row, x, estimate))
+    return out
+
+
+def _colors(board: Board) -> dict[str, tuple]:
+    methods = sorted({r.method for r in board.rows() if r.role == METHOD})
+    return {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
+
+
+def _baselines(ax: Axes, board: Board, task: str | None) -> None:
+    """The reference as a solid line with its CI as a band, the trivial baseline dashed."""
+    reference = board.estimate(REFERENCE, task)
+    if reference is not None:
+        ax.axhline(reference.value, color="black", linewidth=1.3, label="reference (dense, budget 1)")
+        if reference.ci is not None:
+            ax.axhspan(reference.ci.low, reference.ci.high, color="0.25", alpha=0.08, linewidth=0)
+    trivial_rows = [r for r in board.rows() if r.role == TRIVIAL]
+    trivial = board.estimate(trivial_rows[0], task) if trivial_rows else None
+    if trivial is not None:
+        ax.axhline(trivial.value, color="0.5", linestyle="--", linewidth=1, label="trivial baseline")
+
+
+def _pareto(items: list[Point]) -> list[Point]:
+    """Points no other point beats on both speedup and score, by increasing speedup."""
+    front = []
+    for p in sorted(items, key=lambda p: (-p.x, -p.estimate.value)):
+        if not front or p.estimate.value > front[-1].estimate.value:
+            front.append(p)
+    return sorted(front, key=lambda p: p.x)
+
+
+def _draw_flops(ax: Axes, board: Board, data: list[Point], colors: dict[str, tuple]) -> None:
+    for method in sorted({p.row.method for p in data}):
+        mine = sorted((p for p in data if p.row.method == method), key=lambda p: p.row.budget)
+        reference = all(p.row.budget == REFERENCE.budget for p in mine)
+        ax.errorbar(
+            [p.x for p in mine],
+            [p.estimate.value for p in mine],
+            yerr=np.array([p.yerr for p in mine]).T,
+            label=method,
+            color=colors[method],
+            marker="*" if reference else "o",
+            markersize=10 if reference else 5,
+            linestyle="none" if reference else "-",  # along the FLOP axis the budgets are ordered
+            capsize=3,
+        )
+
+
+def _draw_speedup(ax: Axes, board: Board, data: list[Point], colors: dict[str, tuple]) -> None:
+    # Speedups of one method zigzag across budgets (sparse kernels help late), so no lines join a
+    # method's points; each budget's frontier is the comparison a reader wants from this plot.
+    budgets = table_budgets(board)
+    for point in data:
+        marker = "*" if point.row.budget == REFERENCE.budget else BUDGET_MARKERS[budgets.index(point.row.budget) % 7]
+        ax.errorbar(
+            [point.x],
+            [point.estimate.value],
+            yerr=np.array([point.yerr]).T,
+            color=colors[point.row.method],
+            marker=marker,
+            markersize=9 if marker == "*" else 6,
+            linestyle="none",
+            capsize=3,
+            label=point.row.method,
+        )
+    for i, budget in enumerate(budgets):
+        front = _pareto([p for p in data if p.row.budget == budget])
+        if len(front) > 1:
+            ax.plot(
+                [p.x for p in front],
+                [p.estimate.value for p in front],
+                color="0.6",
+                linestyle=FRONTIER_STYLES[i % len(FRONTIER_STYLES)],
+                linewidth=1,
+                # Vertical first: between two frontier points only the faster one's score is reachable.
+                drawstyle="steps-pre",
+                label=f"Pareto frontier, budget {budget:g}",
             )
-        ax.set_xscale("log")
-        if x == "fraction":  # ticks at the budgets: the grid the methods were asked to meet
-            ax.set_xticks(sorted(set(data.budget)))
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_title(panel)
-        ax.set_xlabel(label, fontsize=8)
-        ax.set_ylabel("score (mean ± std over seeds)", fontsize=8)
-        ax.grid(True, which="both", alpha=0.3)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.set_visible(False)
-    legend = {}  # one entry per method, whichever panel drew it
+
+
+def _legend(fig: Figure, axes: np.ndarray, ncols: int, extra: dict | None = None) -> None:
+    entries: dict = {}  # one entry per label, whichever panel drew it
     for ax in axes.flat:
         for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
-            legend.setdefault(name, handle)
+            entries.setdefault(name, handle)
+    entries.update(extra or {})
     fig.tight_layout()
-    # Below the panels, at most three entries per panel width per row; bbox_inches="tight" grows the
-    # image to hold it, so no entry is clipped however many methods ran.
+    # Below the panels; bbox_inches="tight" grows the image to hold it, so no entry is clipped.
     fig.legend(
-        list(legend.values()),
-        list(legend),
+        list(entries.values()),
+        list(entries),
         loc="upper center",
         bbox_to_anchor=(0.5, 0.0),
-        ncol=min(len(legend), 3 * ncols),
+        ncol=max(1, min(len(entries), 3 * ncols)),
         frameon=False,
     )
-    path = out_dir / filename
+
+
+def _grid(n: int) -> tuple[Figure, np.ndarray, int]:
+    ncols = min(3, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 4.0 * nrows), squeeze=False)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    return fig, axes, ncols
+
+
+def _save(fig: Figure, path: Path) -> Path:
     # No "Software" text chunk (it names the matplotlib version): same records, same bytes where possible.
     fig.savefig(path, dpi=110, metadata={"Software": None}, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
-def write_plots(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
-    return [p for x in AXES if (p := plot_scores(frame, x, out_dir)) is not None]
+def plot_scores(board: Board, column: str, out_dir: Path) -> Path | None:
+    """Score against `column` ("fraction" or "speedup"); None when nothing can be plotted."""
+    label, filename = X_AXES[column]
+    shown = [(task, data) for task in panels(board) if (data := points(board, task, column))]
+    if not shown:
+        return None
+    colors = _colors(board)
+    fig, axes, ncols = _grid(len(shown))
+    extra = {}
+    for ax, (task, data) in zip(axes.flat, shown, strict=False):
+        _baselines(ax, board, task)
+        if column == "fraction":
+            _draw_flops(ax, board, data, colors)
+        else:
+            _draw_speedup(ax, board, data, colors)
+        ax.set_xscale("log")
+        if column == "fraction":  # ticks at the budgets: the grid the methods were asked to meet
+            ax.set_xticks(sorted({p.row.budget for p in data}))
+        else:  # 1, 2, 5, 10: a log axis of speedups needs labels between the decades
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(_title(board, task))
+        ax.set_xlabel(label, fontsize=8)
+        ax.set_ylabel("score (mean over seeds, 95% CI)", fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+    if column == "speedup":
+        for i, budget in enumerate(table_budgets(board)):
+            marker = BUDGET_MARKERS[i % 7]
+            extra[f"budget {budget:g}"] = plt.Line2D([], [], color="0.3", marker=marker, linestyle="none")
+    _legend(fig, axes, ncols, extra)
+    return _save(fig, out_dir / filename)
+
+
+def plot_differences(board: Board, out_dir: Path) -> Path | None:
+    """Per panel, every method row's difference to the reference with its 95% CI, grouped by budget."""
+    rows = [r for b in table_budgets(board) for r in board.rows() if r.role == METHOD and r.budget == b]
+    rows = [r for r in rows if not r.is_reference]
+    shown = [task for task in panels(board) if board.estimate(REFERENCE, task) is not None]
+    if not rows or not shown:
+        return None
+    colors = _colors(board)
+    fig, axes, ncols = _grid(len(shown))
+    for i, ax in enumerate(list(axes.flat)[: len(shown)]):
+        task = shown[i]
+        reference = board.estimate(REFERENCE, task)
+        ax.axvline(0.0, color="0.25", linewidth=1, label="reference (dense, budget 1)")
+        trivial_rows = [r for r in board.rows() if r.role == TRIVIAL]
+        trivial = board.estimate(trivial_rows[0], task) if trivial_rows else None
+        if trivial is not None and reference is not None:
+            shift = trivial.value - reference.value
+            ax.axvline(shift, color="0.5", linestyle="--", linewidth=1, label="trivial baseline")
+        labels = []
+        for y, row in enumerate(rows):
+            estimate = board.estimate(row, task)
+            labels.append(f"{row.method} @ {row.budget:g}")
+            if estimate is None or reference is None:
+                continue
+            difference = estimate.minus(reference)
+            ci = difference.ci
+            xerr = None if ci is None else np.array([[difference.value - ci.low], [ci.high - difference.value]])
+            ax.errorbar(
+                [difference.value], [y], xerr=xerr, color=colors[row.method], marker="o", capsize=3, label=row.method
+            )
+        for y in range(1, len(rows)):  # a rule between budget groups
+            if rows[y].budget != rows[y - 1].budget:
+                ax.axhline(y - 0.5, color="0.8", linewidth=0.8)
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels(labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title(_title(board, task))
+        ax.set_xlabel("difference to the reference (points, 95% CI)", fontsize=8)
+        ax.grid(True, axis="x", alpha=0.3)
+    _legend(fig, axes, ncols)
+    return _save(fig, out_dir / DIFFERENCE_PLOT)
+
+
+def write_plots(board: Board, out_dir: Path) -> list[Path]:
+    paths = [plot_scores(board, column, out_dir) for column in X_AXES]
+    paths.append(plot_differences(board, out_dir))
+    return [p for p in paths if p is not None]

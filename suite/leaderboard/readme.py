@@ -1,4 +1,5 @@
-"""The leaderboard's README: how its numbers were made, from the records' own fields only.
+"""The leaderboard's README: how its numbers were made and what its statistics mean, from the records'
+own fields only.
 
 Everything here comes from the result records (their run config and provenance) or is a fixed
 statement of the FLOP rule; no clock, no environment: the same records give the same bytes.
@@ -13,8 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from suite.leaderboard.frame import task_order
+from suite.leaderboard.board import Board
+from suite.leaderboard.bootstrap import LEVEL
+from suite.leaderboard.files import CSV, DIFFERENCE_PLOT, FLOPS_PLOT, MARKDOWN, SPEEDUP_PLOT
 from suite.leaderboard.reported import reported_markdown
+from suite.leaderboard.rows import REFERENCE, TEACHER, TRIVIAL, role_of
+from suite.leaderboard.signal_check import NO_SIGNAL
+from suite.leaderboard.training_rule import LEGACY_NOTE
 
 FLOP_RULE = """\
 - FLOPs = 2 × multiply-accumulates of one forward pass of one example at the reference sequence
@@ -42,21 +48,118 @@ def _join(values: Iterable[Any]) -> str:
     return ", ".join(f"`{v}`" for v in items) if items else "–"
 
 
-def _training_rows(records: list[dict[str, Any]]) -> str:
+ROWS = f"""\
+- `{REFERENCE.method} (budget 1)`: the reference, plain fine-tuning of the uncompressed model; the
+  "difference to the reference" tables and plot are to this row, and the signal check compares it
+  with the trivial baseline.
+- `teacher` (records with role `teacher`): the model the distilling methods learned from and the
+  methods that start from the teacher continued. It is shown for orientation, never ranked or bold:
+  by design it has fewer lineage steps than the compared rows.
+- `trivial baseline` (role `trivial`, seed 0): predicts the training labels' majority class (STS-B:
+  one constant value, whose Spearman correlation is 0). It is a row of every table and a dashed line
+  in every plot, never ranked: a model that does not beat it has learned nothing from the text.
+- Every other row is a method at the table's budget (role `method`; records without a `role` field
+  predate roles and count as method rows)."""
+
+TRAINING_RULE = """\
+Every method row of a task must have seen the same number of task optimizer steps counted from the
+pre-trained checkpoint (its lineage steps): the teacher trains S steps, a method that starts from
+the teacher trains S more, and a method that starts from the pre-trained checkpoint (the reference
+included) trains 2S. Optimizer (AdamW, weight decay 0.01), learning-rate schedule, data and batch
+size are the preset's, the same for every method. The leaderboard reads `training.lineage_steps`
+from each record; where a task's method rows differ it names them under every table and in the
+headline instead of ranking them silently. The teacher row keeps its S and is not checked."""
+
+COMPUTE = """\
+`train compute (× dense)`: a cell's estimated training FLOPs (`training.flops`: student forward and
+backward passes plus teacher forwards, from the real token counts) plus, where it learned from a
+teacher, the teacher's own training FLOPs (`training.teacher_flops`), divided by the reference row's
+training FLOPs on the same task, then averaged over the row's cells. The raw numbers are in
+`cells.csv`. Cells without it show `–`, and the column is left out where the reference row has none
+(records written before the training rule)."""
+
+
+def _statistics(board: Board) -> str:
+    scored = len(board.scores)
+    with_draws = sum(1 for s in board.scores.values() if s.draws is not None)
+    examples = ", ".join(f"{t} {n}" for t, n in board.examples.items()) or "none loaded"
+    level = f"{100 * LEVEL:g}%"
+    return f"""\
+- Metrics: the suite's own (CoLA Matthews correlation, MRPC and QQP F1 of class 1, STS-B Spearman
+  with a constant prediction scored 0, accuracy elsewhere), on the GLUE dev split, 0-100.
+- {level} confidence intervals come from a paired bootstrap over dev examples: {board.resamples} resamples
+  of each task's dev set (as many examples as it has, drawn with replacement) from numpy's default
+  generator seeded with a fixed constant and the task's name, so regenerating gives the same bytes.
+  Every row of a task is scored on the same resamples, and a difference between two rows is taken
+  resample by resample; a CI is the 2.5th to 97.5th percentile of the resampled values.
+- Several seeds of a row are averaged inside each resample. The CI therefore covers the sampling
+  of dev examples, not seed-to-seed variation; the ± beside a score (sample std over seeds) shows that.
+- The GLUE average is bootstrapped too: per resample, the mean over tasks of each task's resampled
+  score (every task on its own resamples, the same ones its column uses), so differences between
+  averages are paired as well.
+- A difference is called only where its CI excludes 0: `>` in the headline and † in the difference
+  tables; `≈` where the CI includes 0.
+- `{CSV}`: `score_ci_low` / `score_ci_high` are the CI of that record's own score (one seed); the
+  tables show the CI of the mean over seeds. Both are empty where a record has no predictions.
+- Records without per-example predictions (written before predictions were saved) show their score
+  without a CI; no difference involving them is tested. A predictions sidecar that does not match
+  its record (size, sha256, split, or the score it gives) stops the leaderboard with one line
+  naming the file.
+- Here: {with_draws} of {scored} scored cells have per-example predictions; dev examples per task:
+  {examples}."""
+
+
+def _trivial_rows(board: Board) -> str:
+    ok = [r for r in board.records if role_of(r) == TRIVIAL and isinstance(r.get("score"), (int, float))]
+    rows = [
+        {
+            "task": r["task"],
+            "rule": (r.get("method_config") or {}).get("rule") or (r.get("run_config") or {}).get("rule") or "–",
+            "dev score": f"{r['score']:.2f}",
+        }
+        for r in sorted(ok, key=lambda r: (board.tasks.index(r["task"]), r["method"], r["seed"]))
+    ]
+    if not rows:
+        return "No trivial-baseline records among these results."
+    return pd.DataFrame(rows).astype(str).to_markdown(index=False, disable_numparse=True)
+
+
+def _signal(board: Board) -> str:
+    verdicts = "\n".join(f"- {board.signal[t].note()}" for t in board.tasks)
+    left_out = [t for t in board.tasks if board.signal[t].verdict == NO_SIGNAL]
+    average = ", ".join(board.average_tasks) or "no task"
+    return f"""\
+A task whose reference row is not significantly above its trivial baseline (the paired-bootstrap CI
+of reference minus baseline includes 0 or lies below it) is flagged "no signal at this training
+scale" and left out of the GLUE average and the ranking, with the reason under its tables. Without
+per-example predictions the check can only flag a reference that scores at or below the baseline;
+otherwise it says it could not run, and the task stays in the average. Here the average spans
+{average}{f" (left out: {', '.join(left_out)})" if left_out else ""}.
+
+{_trivial_rows(board)}
+
+{verdicts}"""
+
+
+def _training_rows(board: Board) -> str:
+    records = board.records
     rows = []
-    for task in task_order(r["task"] for r in records):
-        mine = [r for r in records if r["task"] == task]
+    for task in board.tasks:
+        mine = [r for r in records if r["task"] == task and role_of(r) != TRIVIAL]  # the baseline does not train
+        ok = [r for r in mine if r.get("status") == "ok"]
         train = _distinct((r.get("run_config") or {}).get("train") for r in mine)
         data = _distinct((r.get("run_config") or {}).get("data") for r in mine)
-        steps = _distinct(r.get("train_steps") for r in mine if r.get("status") == "ok")
-        examples = _distinct(r.get("train_examples") for r in mine if r.get("status") == "ok")
         t = train[0] if train else {}
         d = data[0] if data else {}
+        check = board.lineage[task]
+        method_steps = sorted({s for values in check.steps.values() for s in values})
         rows.append(
             {
                 "task": task,
-                "examples seen": ", ".join(map(str, examples)) or "–",
-                "steps": ", ".join(map(str, steps)) or "–",
+                "examples seen": ", ".join(map(str, _distinct(r.get("train_examples") for r in ok))) or "–",
+                "own steps": ", ".join(map(str, _distinct(r.get("train_steps") for r in ok))) or "–",
+                "lineage (methods)": ", ".join(map(str, method_steps)) or "not recorded",
+                "lineage (teacher)": ", ".join(map(str, check.teacher)) or "–",
                 "epochs": t.get("epochs", "–"),
                 "batch": t.get("batch_size", "–"),
                 "lr": t.get("learning_rate", "–"),
@@ -69,54 +172,97 @@ def _training_rows(records: list[dict[str, Any]]) -> str:
     return pd.DataFrame(rows).astype(str).to_markdown(index=False, disable_numparse=True)
 
 
-def _teacher_rows(records: list[dict[str, Any]]) -> str:
-    teachers = [r for r in records if r.get("status") == "ok" and r.get("budget") == 1.0 and r.get("teacher")]
+def _legacy_training(board: Board) -> str:
+    legacy = sum(1 for r in board.records if role_of(r) != TRIVIAL and not r.get("training"))
+    if not legacy:
+        return ""
+    return f"{legacy} of these records predate the training rule: {LEGACY_NOTE}."
+
+
+def _teacher_rows(board: Board) -> str:
+    ok = [r for r in board.records if r.get("status") == "ok" and isinstance(r.get("score"), (int, float))]
+    teachers = [r for r in ok if role_of(r) == TEACHER]
+    if teachers:
+        rows = [
+            {
+                "task": r["task"],
+                "seed": r["seed"],
+                "lineage steps": (r.get("training") or {}).get("lineage_steps", "–"),
+                "dev score": f"{r['score']:.2f}",
+            }
+            for r in sorted(teachers, key=lambda r: (r["task"], r["seed"], r["method"]))
+        ]
+        return pd.DataFrame(rows).astype(str).to_markdown(index=False, disable_numparse=True)
+    # Before teacher rows existed, the dense cell was itself the teacher of its task and seed.
+    legacy = [r for r in ok if r["method"] == REFERENCE.method and float(r["budget"]) == 1.0 and r.get("teacher")]
     rows = [
         {"task": r["task"], "seed": r["seed"], "teacher": r["teacher"]["id"], "dev score": f"{r['score']:.2f}"}
-        for r in sorted(teachers, key=lambda r: (r["task"], r["seed"], r["method"]))
-        if r["method"] == "dense"
+        for r in sorted(legacy, key=lambda r: (r["task"], r["seed"], r["method"]))
     ]
     if not rows:
-        return "No teacher records (`dense` cells) among these results."
-    return pd.DataFrame(rows).astype(str).to_markdown(index=False, disable_numparse=True)
+        return "No teacher records among these results."
+    note = "No `teacher` rows: in these records the `dense` cell was itself the teacher (same training).\n\n"
+    return note + pd.DataFrame(rows).astype(str).to_markdown(index=False, disable_numparse=True)
 
 
-def render_readme(records: list[dict[str, Any]], title: str = "Leaderboard") -> str:
+def render_readme(board: Board, title: str = "Leaderboard") -> str:
+    records = board.records
     statuses = Counter(r.get("status", "failed") for r in records)
+    roles = Counter(role_of(r) for r in records)
     versions = _distinct(r.get("versions") for r in records)
     hardware = _distinct(r.get("hardware") for r in records)
     latency_keys = ("seq_len", "threads", "repeats")
     latency = _distinct({k: (r.get("latency_ms") or {}).get(k) for k in latency_keys} for r in records)
+    legacy_training = _legacy_training(board)
     parts = [
         f"# {title}: how the numbers were made",
         "",
         "Generated by `python -m suite leaderboard --results-dir RESULTS --out OUT` from the result files",
-        "alone; do not edit by hand: regenerate. Files: `leaderboard.md` (one table per budget),",
-        "`cells.csv` (every field of every cell), `score_vs_flops.png`, `score_vs_speedup.png`.",
+        f"alone; do not edit by hand: regenerate. Files: `{MARKDOWN}` (headline, then one table per",
+        f"budget), `{CSV}` (every field of every cell, with each score's CI), `{FLOPS_PLOT}`,",
+        f"`{SPEEDUP_PLOT}` (each budget's Pareto frontier) and `{DIFFERENCE_PLOT}` (each row minus",
+        "the reference, per task); error bars are the 95% CIs where there are any.",
         "",
         "## What ran",
         "",
-        f"- Cells: {len(records)} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}).",
+        f"- Cells: {len(records)} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))});"
+        f" by role: {', '.join(f'{n} {r}' for r, n in sorted(roles.items()))}.",
         f"- Models: {_join(r.get('model') for r in records)}.",
-        f"- Tasks: {', '.join(task_order(r['task'] for r in records))}; GLUE dev splits, primary metric per task"
+        f"- Tasks: {', '.join(board.tasks)}; GLUE dev splits, primary metric per task"
         " (CoLA Matthews corr., MRPC F1, STS-B Spearman, others accuracy), 0-100.",
-        f"- Methods: {', '.join(sorted({r['method'] for r in records}))}.",
+        f"- Methods: {', '.join(sorted({r['method'] for r in records if role_of(r) == 'method'}))}.",
         f"- Budgets: {', '.join(f'{b:g}' for b in sorted({float(r['budget']) for r in records}))}; "
         f"seeds: {', '.join(str(s) for s in sorted({int(r['seed']) for r in records}))}.",
         f"- Data: {_join((r.get('run_config') or {}).get('data', {}).get('data_source') for r in records)};"
         " the train subsample is the same for every method and seed (`data_seed`); no data augmentation.",
         "",
-        "## Training budget (the same for every method of a task)",
+        "## Rows of a table",
         "",
-        "Every method trains for the teacher's number of steps on the same examples, with the same",
-        "optimizer (AdamW, weight decay 0.01) and learning-rate schedule. `configs` > 1 would mean",
-        "cells of one task ran with different training settings.",
+        ROWS,
         "",
-        _training_rows(records),
+        "## The training rule",
         "",
-        "## Teachers (the `dense` method, shared by every method that distils)",
+        TRAINING_RULE,
+        *(["", legacy_training] if legacy_training else []),
         "",
-        _teacher_rows(records),
+        "`own steps`: optimizer steps of the cell itself; `lineage`: counted from the pre-trained",
+        "checkpoint. `configs` > 1 would mean cells of one task ran with different training settings.",
+        "",
+        _training_rows(board),
+        "",
+        COMPUTE,
+        "",
+        "## Teachers",
+        "",
+        _teacher_rows(board),
+        "",
+        "## Statistics",
+        "",
+        _statistics(board),
+        "",
+        "## Trivial baseline and the signal check",
+        "",
+        _signal(board),
         "",
         "## The FLOP rule",
         "",

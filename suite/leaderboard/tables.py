@@ -1,174 +1,172 @@
-"""Per-budget markdown tables: rows methods, columns task scores, average, FLOP fraction, speedup, params."""
+"""Per-budget tables: scores with 95% CIs and cost columns, and the differences to the reference and the best row."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from suite.leaderboard.frame import REFERENCE_BUDGET, task_order
+from suite.leaderboard.board import Board
+from suite.leaderboard.estimates import format_difference, format_estimate
+from suite.leaderboard.rows import METHOD, REFERENCE, REFERENCE_BUDGET, TEACHER, TRIVIAL, Row
+from suite.leaderboard.signal_check import NO_SIGNAL
 
 MISSING = "–"
 AVERAGE = "average"
 
 
-@dataclass(frozen=True)
-class Stat:
-    """Mean and sample std of one column's values for one row, with how it is shown."""
-
-    values: tuple[float, ...]
-    digits: int = 1
-    unit: str = ""
-
-    @property
-    def mean(self) -> float:
-        return float(np.mean(self.values))
-
-    @property
-    def shown_mean(self) -> str:
-        return f"{self.mean:.{self.digits}f}"
-
-    def text(self, with_n: bool = True, with_std: bool = True) -> str:
-        out = f"{self.shown_mean}{self.unit}"
-        if with_std and len(self.values) > 1:
-            out += f" ± {float(np.std(self.values, ddof=1)):.{self.digits}f}"
-        return f"{out} (n={len(self.values)})" if with_n else out
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    stat: Callable[[pd.DataFrame, list[str]], Stat | None]
-    higher_is_better: bool
-    marks: Callable[[pd.DataFrame], str] = lambda group: ""
-    with_n: bool = True
-    with_std: bool = True  # False where the spread over tasks says nothing (FLOPs, params: set by the budget)
-
-
-def status_marks(group: pd.DataFrame) -> str:
-    labels = {"failed": "failed", "over_budget": "over budget"}
-    counts = [(int((group.status == status).sum()), label) for status, label in labels.items()]
-    return ", ".join(f"{n} {label}" for n, label in counts if n)
-
-
-def _ok(group: pd.DataFrame) -> pd.DataFrame:
-    return group[group.status == "ok"]
-
-
-def task_score(task: str) -> Callable[[pd.DataFrame, list[str]], Stat | None]:
-    def stat(group: pd.DataFrame, tasks: list[str]) -> Stat | None:
-        scores = _ok(group[group.task == task]).score.dropna()
-        return Stat(tuple(scores)) if len(scores) else None
-
-    return stat
-
-
-def glue_average(group: pd.DataFrame, tasks: list[str]) -> Stat | None:
-    """Per seed, the mean of the task scores (every task needed), then mean ± std over seeds."""
-    per_seed = _ok(group).pivot_table(index="seed", columns="task", values="score", aggfunc="mean")
-    complete = per_seed.reindex(columns=tasks).dropna()
-    return Stat(tuple(complete.mean(axis=1))) if len(complete) else None
-
-
-def over_cells(column: str, digits: int, unit: str = "", scale: float = 1.0):
-    """A statistic over every `ok` cell of the row (all tasks and seeds)."""
-
-    def stat(group: pd.DataFrame, tasks: list[str]) -> Stat | None:
-        values = _ok(group)[column].dropna()
-        return Stat(tuple(values / scale), digits, unit) if len(values) else None
-
-    return stat
-
-
-def columns_for(tasks: list[str]) -> list[Column]:
-    def task_marks(task: str) -> Callable[[pd.DataFrame], str]:
-        return lambda group: status_marks(group[group.task == task])
-
-    return [
-        *(Column(task, task_score(task), True, task_marks(task)) for task in tasks),
-        Column(AVERAGE, glue_average, True),
-        Column("FLOP fraction", over_cells("fraction", 3), False, with_n=False, with_std=False),
-        Column("speedup (b32)", over_cells("speedup", 2, "x"), True, with_n=False),
-        Column("params (M, nonzero)", over_cells("params_nonzero", 2, scale=1e6), False, with_n=False, with_std=False),
-    ]
-
-
-def _row_label(method: str, budget: float, table_budget: float) -> str:
-    return method if budget == table_budget else f"{method} (budget {budget:g})"
-
-
-def budget_table(frame: pd.DataFrame, budget: float) -> pd.DataFrame:
-    """The methods at `budget` plus the unpruned reference rows; best value per column in bold.
-
-    "Best" is taken over the rows at this budget only (not the reference) and on the shown rounding,
-    so ties are all marked. Rows are ordered: reference rows, then by GLUE average, best first.
-    """
-    tasks = task_order(frame.task)
-    columns = columns_for(tasks)
-    rows = frame[(frame.budget == budget) | (frame.budget == REFERENCE_BUDGET)]
-    entries = []
-    for (method, row_budget), group in rows.groupby(["method", "budget"], sort=True):
-        stats = {c.name: c.stat(group, tasks) for c in columns}
-        marks = {c.name: c.marks(group) for c in columns}
-        entries.append((method, row_budget, stats, marks))
-
-    best: dict[str, str] = {}
-    for column in columns:
-        candidates = [e[2][column.name] for e in entries if e[1] == budget and e[2][column.name] is not None]
-        if candidates:
-            pick = max if column.higher_is_better else min
-            best[column.name] = pick(candidates, key=lambda s: s.mean).shown_mean
-
-    def order(entry) -> tuple:
-        method, row_budget, stats, _ = entry
-        is_reference = row_budget == REFERENCE_BUDGET and budget != REFERENCE_BUDGET
-        average = stats[AVERAGE]
-        return (not is_reference, -average.mean if average else math.inf, method)
-
-    table = []
-    for method, row_budget, stats, marks in sorted(entries, key=order):
-        row = {"method": _row_label(method, row_budget, budget)}
-        for column in columns:
-            stat, mark = stats[column.name], marks[column.name]
-            text = stat.text(column.with_n, column.with_std) if stat is not None else ""
-            if stat is not None and row_budget == budget and best.get(column.name) == stat.shown_mean:
-                text = f"**{text}**"
-            if mark:
-                text = f"{text} [{mark}]" if text else mark
-            row[column.name] = text or MISSING
-        table.append(row)
-    return pd.DataFrame(table, columns=["method", *(c.name for c in columns)])
-
-
-def table_budgets(frame: pd.DataFrame) -> list[float]:
-    budgets = sorted({b for b in frame.budget if b != REFERENCE_BUDGET}, reverse=True)
+def table_budgets(board: Board) -> list[float]:
+    budgets = sorted({b for b in board.frame.budget if b != REFERENCE_BUDGET}, reverse=True)
     return budgets or [REFERENCE_BUDGET]
 
 
-def render_markdown(frame: pd.DataFrame, title: str = "Leaderboard") -> str:
-    from suite.leaderboard.headline import render_headline  # it builds on this module's statistics
+def table_rows(board: Board, budget: float) -> list[Row]:
+    """Reference rows first, then the teacher and the trivial baseline, then the budget's methods by average."""
+    rows = board.rows()
+    fixed = [r for r in rows if r.role == METHOD and r.budget == REFERENCE_BUDGET and budget != REFERENCE_BUDGET]
+    fixed.sort(key=lambda r: (not r.is_reference, r.method))
+    fixed += [r for r in rows if r.role == TEACHER] + [r for r in rows if r.role == TRIVIAL]
 
-    if frame.empty:
-        raise ValueError("no result records found")
-    parts = [
-        f"# {title}",
-        "",
-        "Primary GLUE dev metric per task (0-100): mean ± sample std over seeds, n = seeds. `average`:",
-        "per seed the mean over the tasks of this table (every task needed), then over seeds.",
-        "FLOP fraction (effective FLOPs / dense FLOPs of the unpruned model), measured batch-32 CPU",
-        "speedup over the unpruned model (timed beside it in the same cell) and nonzero parameters are",
-        "means over every `ok` cell of the row. **Bold**: best row of the budget in that column.",
-        "`(budget 1)` rows are the uncompressed reference (the teacher). `failed` and `over budget`",
-        "cells are counted in brackets and left out of every mean; `–`: no result (not run, e.g. a",
-        "budget the method cannot reach by design: see its card).",
-        "How the numbers are made: [README.md](README.md).",
-        "",
-        *render_headline(frame),
-    ]
-    for budget in table_budgets(frame):
-        parts += ["", f"## Budget {budget:g} (effective FLOPs ≤ {budget:g} × dense)", ""]
-        parts.append(budget_table(frame, budget).to_markdown(index=False, disable_numparse=True))
-    return "\n".join(parts) + "\n"
+    def by_average(row: Row) -> tuple:
+        average = board.average(row)
+        return (average is None, -average.value if average else 0.0, row.method)
+
+    ranked = sorted((r for r in rows if r.role == METHOD and r.budget == budget), key=by_average)
+    return fixed + ranked
+
+
+def status_marks(frame: pd.DataFrame) -> str:
+    labels = {"failed": "failed", "over_budget": "over budget"}
+    counts = [(int((frame.status == status).sum()), label) for status, label in labels.items()]
+    return ", ".join(f"{n} {label}" for n, label in counts if n)
+
+
+def _cells(board: Board, row: Row) -> pd.DataFrame:
+    f = board.frame
+    return f[(f.role == row.role) & (f.method == row.method) & (f.budget == row.budget)]
+
+
+@dataclass(frozen=True)
+class CostColumn:
+    """A per-row mean over every `ok` cell of the row (all tasks and seeds)."""
+
+    name: str
+    value: Callable[[Board, pd.DataFrame], pd.Series]
+    digits: int
+    unit: str = ""
+    with_std: bool = False  # only where the spread says something (speedup is measured, FLOPs are set)
+    lower_is_better: bool | None = None  # None: never bold (training compute is a cost, not a score)
+    # Records from before training compute was recorded would fill the column with "–" only.
+    hidden_when_empty: bool = False
+
+    def text(self, board: Board, row: Row) -> tuple[str, float | None]:
+        ok = _cells(board, row)
+        values = self.value(board, ok[ok.status == "ok"]).dropna()
+        if not len(values):
+            return MISSING, None
+        mean = float(values.mean())
+        text = f"{mean:.{self.digits}f}{self.unit}"
+        if self.with_std and len(values) > 1:
+            text += f" ± {float(np.std(values, ddof=1)):.{self.digits}f}"
+        return text, round(mean, self.digits)
+
+
+def relative_training_compute(board: Board, cells: pd.DataFrame) -> pd.Series:
+    """Each cell's training compute (its own plus its teacher's) over the reference row's on that task."""
+    f = board.frame
+    reference = f[(f.role == METHOD) & (f.method == REFERENCE.method) & (f.budget == REFERENCE.budget)]
+    per_task = reference[reference.status == "ok"].groupby("task").train_flops.mean().dropna().to_dict()
+    denominator = pd.to_numeric(cells.task.map(lambda task: per_task.get(task)), errors="coerce")
+    return cells.train_flops / denominator
+
+
+COST_COLUMNS = (
+    CostColumn("FLOP fraction", lambda b, c: c.fraction, 3, lower_is_better=True),
+    CostColumn("speedup (b32)", lambda b, c: c.speedup, 2, "x", with_std=True, lower_is_better=False),
+    CostColumn("params (M, nonzero)", lambda b, c: c.params_nonzero / 1e6, 2, lower_is_better=True),
+    CostColumn("train compute (× dense)", relative_training_compute, 2, hidden_when_empty=True),
+)
+
+
+def cost_columns(board: Board) -> list[CostColumn]:
+    f = board.frame
+    reference = f[(f.role == METHOD) & (f.method == REFERENCE.method) & (f.budget == REFERENCE.budget)]
+    # Relative training compute needs the reference's; without it the column could only show "–".
+    comparable = bool(reference.train_flops.notna().any())
+    return [c for c in COST_COLUMNS if comparable or not c.hidden_when_empty]
+
+
+def task_header(board: Board, task: str) -> str:
+    return f"{task} (no signal)" if board.signal[task].verdict == NO_SIGNAL else task
+
+
+def _bold_if(text: str, bold: bool) -> str:
+    return f"**{text}**" if bold else text
+
+
+def budget_table(board: Board, budget: float) -> pd.DataFrame:
+    """Task scores and the GLUE average (mean ± std over seeds, [95% CI]), then the cost columns.
+
+    **Bold**: the best ranked row of this budget per column, on the shown rounding (ties all bold);
+    reference, teacher and trivial rows are never bold, and neither is a task without signal.
+    """
+    rows = table_rows(board, budget)
+    score_columns: list[tuple[str, str | None]] = [(task_header(board, t), t) for t in board.tasks]
+    score_columns.append((AVERAGE, None))
+    best: dict[str, str] = {}
+    for name, task in score_columns:
+        if task is not None and board.signal[task].verdict == NO_SIGNAL:
+            continue  # no best where the reference itself is not above the trivial baseline
+        if (row := board.best_row(budget, task)) is not None:
+            best[name] = f"{board.estimate(row, task).value:.1f}"  # type: ignore[union-attr]
+    costs = cost_columns(board)
+    cost_best: dict[str, float] = {}
+    for column in costs:
+        values = [v for r in rows if r.ranked and r.budget == budget if (v := column.text(board, r)[1]) is not None]
+        if values and column.lower_is_better is not None:
+            cost_best[column.name] = min(values) if column.lower_is_better else max(values)
+
+    table = []
+    for row in rows:
+        competes = row.ranked and row.budget == budget
+        entry = {"method": row.label(budget)}
+        cells = _cells(board, row)
+        for name, task in score_columns:
+            estimate = board.estimate(row, task)
+            text = format_estimate(estimate) if estimate else ""
+            text = _bold_if(text, bool(text) and competes and best.get(name) == f"{estimate.value:.1f}")  # type: ignore[union-attr]
+            mark = status_marks(cells[cells.task == task]) if task is not None else ""
+            if mark:
+                text = f"{text} ({mark})" if text else mark
+            entry[name] = text or MISSING
+        for column in costs:
+            text, value = column.text(board, row)
+            entry[column.name] = _bold_if(text, competes and value is not None and cost_best.get(column.name) == value)
+        table.append(entry)
+    names = ["method", *(name for name, _ in score_columns), *(c.name for c in costs)]
+    return pd.DataFrame(table, columns=names)
+
+
+def difference_table(board: Board, budget: float, to_best: bool) -> pd.DataFrame:
+    """Per task and for the average: each row minus the reference (or minus the budget's best row of
+    that column), paired bootstrap 95% CI, † where the CI excludes 0."""
+    columns: list[tuple[str, str | None]] = [(task_header(board, t), t) for t in board.tasks]
+    columns.append((AVERAGE, None))
+    table = []
+    for row in table_rows(board, budget):
+        if row.is_reference and not to_best:
+            continue
+        entry = {"method": row.label(budget)}
+        for name, task in columns:
+            other = board.best_row(budget, task) if to_best else REFERENCE
+            mine, theirs = board.estimate(row, task), board.estimate(other, task) if other else None
+            if row == other:
+                entry[name] = "best"
+            elif mine is None or theirs is None:
+                entry[name] = MISSING
+            else:
+                entry[name] = format_difference(mine.minus(theirs))
+        table.append(entry)
+    return pd.DataFrame(table, columns=["method", *(name for name, _ in columns)])

@@ -1,0 +1,66 @@
+"""A shown number with what backs it: its per-seed values and, where predictions exist, bootstrap draws."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from suite.leaderboard.bootstrap import Interval, percentile_interval, shown
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """`value` is the mean over seeds; `draws` (one per resample, seeds averaged inside each) is
+    None where any seed behind the value has no per-example predictions."""
+
+    value: float
+    seed_values: tuple[float, ...] = ()
+    draws: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.seed_values)
+
+    @property
+    def std(self) -> float | None:
+        """Sample std over seeds (the seed-to-seed spread the dev-set CI does not include)."""
+        return float(np.std(self.seed_values, ddof=1)) if self.n > 1 else None
+
+    @property
+    def ci(self) -> Interval | None:
+        return None if self.draws is None else percentile_interval(self.draws)
+
+    def minus(self, other: Estimate) -> Estimate:
+        """The paired difference: draws subtracted resample by resample (same index matrices)."""
+        draws = None if self.draws is None or other.draws is None else self.draws - other.draws
+        return Estimate(self.value - other.value, (), draws)
+
+
+def seed_mean(values: Sequence[float], draws: Sequence[np.ndarray | None]) -> Estimate:
+    """Mean over seeds; the draws are averaged inside each resample, only when every seed has them."""
+    complete = bool(draws) and all(d is not None for d in draws)
+    mean_draws = np.mean(np.stack(draws), axis=0) if complete else None  # type: ignore[arg-type]
+    return Estimate(float(np.mean(values)), tuple(float(v) for v in values), mean_draws)
+
+
+def format_estimate(estimate: Estimate, digits: int = 1) -> str:
+    """`82.3`, `82.3 ± 1.2` (seeds), then the 95% CI in brackets where there is one."""
+    text = f"{shown(estimate.value, digits):.{digits}f}"
+    if estimate.std is not None:
+        text += f" ± {estimate.std:.{digits}f}"
+    ci = estimate.ci
+    return f"{text} [{ci.text(digits)}]" if ci is not None else text
+
+
+SIGNIFICANT = "†"
+
+
+def format_difference(estimate: Estimate, digits: int = 1) -> str:
+    """`+1.2 [0.3, 2.0]†`: † where the 95% CI excludes 0 (a difference the data can call)."""
+    text = f"{shown(estimate.value, digits):+.{digits}f}"
+    ci = estimate.ci
+    if ci is None:
+        return text
+    return f"{text} [{ci.text(digits)}]" + (SIGNIFICANT if ci.excludes_zero else "")

@@ -1,0 +1,135 @@
+"""The lines under each table and atop the headline: seeds, missing CIs, the signal check, the training rule.
+
+Each says what qualifies the numbers next to it, so a reader never has to find it in the README.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from suite.leaderboard.board import Board
+from suite.leaderboard.rows import Row
+from suite.leaderboard.signal_check import NO_SIGNAL, NOT_RUN, SIGNAL
+from suite.leaderboard.tables import table_rows
+from suite.leaderboard.training_rule import LEGACY_NOTE
+
+
+def seeds_line(board: Board, budget: float) -> str:
+    """n (seeds) said once per table; rows (or cells) that differ from the usual n are named."""
+    counts: dict[Row, dict[str, int]] = {}
+    for row in table_rows(board, budget):
+        per_task = {task: len(board.seeds(row, task)) for task in board.tasks if board.seeds(row, task)}
+        if per_task:
+            counts[row] = per_task
+    if not counts:
+        return "No scores in this table yet."
+    usual = Counter(n for per_task in counts.values() for n in per_task.values()).most_common(1)[0][0]
+    odd = []
+    for row, per_task in counts.items():
+        if set(per_task.values()) == {usual}:
+            continue
+        if len(set(per_task.values())) == 1:
+            odd.append(f"{row.label(budget)}: n = {next(iter(per_task.values()))}")
+        else:
+            odd += [f"{row.label(budget)} {task}: n = {n}" for task, n in per_task.items() if n != usual]
+    line = f"Seeds per cell: n = {usual}"
+    return line + (f", except {'; '.join(odd)}." if odd else ".")
+
+
+def interval_notes(board: Board, budget: float) -> list[str]:
+    """Which rows show no CI, said in as few words as the table allows."""
+    rows = table_rows(board, budget)
+    has: dict[Row, list[bool]] = {
+        row: [s.draws is not None for task in board.tasks for s in board.seeds(row, task).values()] for row in rows
+    }
+    with_ci = [row for row in rows if has[row] and all(has[row])]
+    without = [row for row in rows if has[row] and not any(has[row])]
+    partly = [row for row in rows if has[row] and any(has[row]) and not all(has[row])]
+    if not with_ci and not partly and without:
+        return [
+            "No 95% CIs: these records have no per-example predictions (they predate them), so scores are"
+            " shown alone and no difference between rows is tested."
+        ]
+    notes = []
+    if without and len(without) > len(with_ci):
+        names = ", ".join(row.label(budget) for row in with_ci)
+        notes.append(f"CIs only for {names}: the other rows' records have no per-example predictions.")
+    elif without:
+        names = ", ".join(row.label(budget) for row in without)
+        notes.append(f"No CI for {names}: their records have no per-example predictions.")
+    for row in partly:
+        lacking = [t for t in board.tasks if any(s.draws is None for s in board.seeds(row, t).values())]
+        notes.append(
+            f"No CI for {row.label(budget)} on {', '.join(lacking)}: a seed there has no per-example predictions."
+        )
+    return notes
+
+
+def tested_differences(board: Board, budget: float) -> bool:
+    """Whether any compared row of this table has bootstrap draws: else a difference table tests nothing."""
+    return any(
+        s.draws is not None
+        for row in table_rows(board, budget)
+        if row.ranked
+        for task in board.tasks
+        for s in board.seeds(row, task).values()
+    )
+
+
+def signal_flags(board: Board) -> list[str]:
+    """Tasks flagged for no signal, then those the check could not run on (one line per shared reason)."""
+    notes = [board.signal[t].note() for t in board.tasks if board.signal[t].verdict == NO_SIGNAL]
+    not_run: dict[str, list[str]] = {}
+    for task in board.tasks:
+        check = board.signal[task]
+        if check.verdict == NOT_RUN:
+            not_run.setdefault(check.reason, []).append(task)
+    for reason, tasks in not_run.items():
+        shared = len(tasks) > 1
+        notes.append(
+            f"Signal check not run ({reason}): {', '.join(tasks)}." if shared else board.signal[tasks[0]].note()
+        )
+    return notes
+
+
+def signal_notes(board: Board) -> list[str]:
+    notes = signal_flags(board)
+    passed = [f"{t} ({board.signal[t].reason})" for t in board.tasks if board.signal[t].verdict == SIGNAL]
+    if passed:
+        notes.append("Reference significantly above the trivial baseline: " + "; ".join(passed) + ".")
+    left_out = [t for t in board.tasks if t not in board.average_tasks]
+    if left_out:
+        spans = ", ".join(board.average_tasks) or "no task"
+        notes.append(f"`average` over {spans}; left out (no signal): {', '.join(left_out)}.")
+    return notes
+
+
+def training_notes(board: Board) -> list[str]:
+    notes = []
+    for task in board.tasks:
+        check = board.lineage[task]
+        if not check.consistent:
+            notes.append(
+                f"⚠ **Training rule violated on {task}**: its method rows trained for different lineage steps"
+                f" ({check.mismatch()}); their scores compare training lengths as well as methods."
+            )
+    legacy = {task: board.lineage[task].legacy for task in board.tasks if board.lineage[task].legacy}
+    if legacy and not any(board.lineage[t].steps for t in board.tasks):
+        notes.append(f"Training rule: these records predate it ({LEGACY_NOTE}).")
+    elif legacy:
+        named = "; ".join(f"{task}: {', '.join(r.label(r.budget) for r in rows)}" for task, rows in legacy.items())
+        notes.append(f"Rows written before the training rule ({LEGACY_NOTE}): {named}.")
+    recorded = []
+    for task in board.tasks:
+        check = board.lineage[task]
+        if check.consistent and check.common_steps is not None:
+            teacher = f", teacher {'/'.join(map(str, check.teacher))}" if check.teacher else ""
+            recorded.append(f"{task} {check.common_steps}{teacher}")
+    if recorded:
+        shared = "; ".join(recorded)
+        notes.append(f"Lineage steps of every method row (task steps from the pre-trained model): {shared}.")
+    return notes
+
+
+def table_notes(board: Board, budget: float) -> list[str]:
+    return [*interval_notes(board, budget), *signal_notes(board), *training_notes(board)]
