@@ -75,6 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODULE_OR_FILE",
         help="import extra method plugins (repeatable)",
     )
+    run.add_argument(
+        "--device", default="auto", help="auto (default: the GPU when there is one) | cpu | cuda | cuda:N | mps"
+    )
+    run.add_argument(
+        "--precision",
+        choices=["fp32", "bf16", "fp16"],
+        default="fp32",
+        help="autocast dtype of forward passes (weights, masks and losses stay fp32; fp16 on CUDA only)",
+    )
+    run.add_argument(
+        "--batching",
+        choices=["random", "length"],
+        help="training batches: random, or grouped by length (reshuffled per epoch); default: the preset's",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     baselines = sub.add_parser(
@@ -98,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--num-labels", type=int, default=2)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures (step cost of each method)")
-    bench.add_argument("what", choices=["step-cost", "latency"])
+    bench.add_argument("what", choices=["step-cost", "latency", "throughput"])
     bench.add_argument("--methods", default="all", help="methods to time against dense (default: all)")
     bench.add_argument("--model", default="minilm-l6")
     bench.add_argument("--task", default="sst2")
@@ -108,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--budgets", type=_csv(float), default=(0.5, 0.25, 0.1), help="latency: budgets (0.5,0.25,0.1)")
     bench.add_argument("--glue-dir", type=Path, help="classic glue_data folder (default: $GLUE_DIR, else the hub)")
     bench.add_argument("--plugins", action="append", default=[], metavar="MODULE_OR_FILE")
+    bench.add_argument("--tasks", type=_csv(str), help="throughput: tasks (default: the preset's)")
+    bench.add_argument("--preset", default="cpu", help="throughput: whose data, schedule and model (default: cpu)")
+    bench.add_argument("--device", default="auto", help="throughput: auto | cpu | cuda | cuda:N | mps")
+    bench.add_argument(
+        "--precision", choices=["fp32", "bf16", "fp16"], default="bf16", help="throughput: candidate precision"
+    )
+    bench.add_argument(
+        "--batching", choices=["random", "length"], default="length", help="throughput: candidate batching"
+    )
 
     board = sub.add_parser("leaderboard", help="tables (markdown, CSV), plots and a README from result files")
     board.add_argument(
@@ -124,11 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from suite.data import describe_source, get_task, glue_dir_from_env
+    from suite.device import Placement
     from suite.harness import Harness, expand_grid
     from suite.presets import get_preset
     from suite.registry import load_plugins, resolve_method_names
     from suite.teacher import default_cache_dir
 
+    placement = Placement.from_flags(args.device, args.precision)
     preset = get_preset(args.preset)
     for budget in args.budgets or ():
         if not 0.0 < budget <= 1.0:
@@ -158,6 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
         lr_schedule=args.lr_schedule,
+        group_by_length=None if args.batching is None else args.batching == "length",
     )
     load_plugins(args.plugins)
     methods = resolve_method_names(args.methods)
@@ -168,8 +194,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     print(f"data: {describe_source(glue_dir)}", file=sys.stderr)
     results_dir = args.results_dir or Path("results") / preset.name
+    print(
+        f"device: {placement.record['type']} ({placement.record['name']}), precision {placement.precision}",
+        file=sys.stderr,
+    )
     harness = Harness(
-        preset, results_dir, glue_dir, args.cache_dir or default_cache_dir(), progress=not args.no_progress
+        preset,
+        results_dir,
+        glue_dir,
+        args.cache_dir or default_cache_dir(),
+        progress=not args.no_progress,
+        placement=placement,
     )
     cells = expand_grid(preset, methods)
     print(
@@ -321,6 +356,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not 0.0 < args.budget <= 1.0:
         raise SuiteError(f"budget {args.budget:g} is outside (0, 1]")
     load_plugins(args.plugins)
+    if args.what == "throughput":
+        return _bench_throughput(args)
     methods = resolve_method_names(args.methods)
     task = get_task(args.task).name
     if args.what == "latency":
@@ -339,6 +376,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
         budget=args.budget,
     )
     print(format_step_costs(costs, args.model, task))
+    return 0
+
+
+def _bench_throughput(args: argparse.Namespace) -> int:
+    from suite.data import get_task, glue_dir_from_env
+    from suite.device import Placement
+    from suite.presets import get_preset
+    from suite.throughput import format_throughput, task_throughput
+
+    candidate = Placement.from_flags(args.device, args.precision)
+    preset = get_preset(args.preset)
+    if args.model != "minilm-l6":
+        preset = preset.with_overrides(model=args.model)
+    tasks = [get_task(t).name for t in args.tasks] if args.tasks else list(preset.tasks)
+    grouped = args.batching == "length"
+    glue_dir = glue_dir_from_env(args.glue_dir)
+    rows = []
+    for task in tasks:
+        rows.append(task_throughput(task, preset, glue_dir, candidate, grouped, args.steps, args.rounds))
+        print(f"{task}: {rows[-1].ratio:.2f}x", file=sys.stderr)
+    print(format_throughput(rows, preset, candidate, grouped))
     return 0
 
 

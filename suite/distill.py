@@ -88,23 +88,24 @@ def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[int]:
 def hidden_state_loss(student: tuple[torch.Tensor, ...], teacher: tuple[torch.Tensor, ...]) -> torch.Tensor:
     if len(student) != len(teacher):
         raise ValueError(f"student has {len(student)} hidden states, teacher {len(teacher)}; map layers first")
-    return sum(F.mse_loss(s, t) for s, t in zip(student, teacher, strict=True))
+    return sum(F.mse_loss(s.float(), t.float()) for s, t in zip(student, teacher, strict=True))
 
 
 def attention_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
     if len(student) != len(teacher):
         raise ValueError(f"student has {len(student)} attention layers, teacher {len(teacher)}")
-    return sum(F.mse_loss(s, t) for s, t in zip(student, teacher, strict=True))
+    return sum(F.mse_loss(s.float(), t.float()) for s, t in zip(student, teacher, strict=True))
 
 
 def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0):
-    targets = F.softmax(teacher_logits / temperature, dim=-1)
-    return -(targets * F.log_softmax(student_logits / temperature, dim=-1)).sum(-1).mean()
+    # Losses are fp32 whatever precision the forward passes ran in (a no-op in fp32).
+    targets = F.softmax(teacher_logits.float() / temperature, dim=-1)
+    return -(targets * F.log_softmax(student_logits.float() / temperature, dim=-1)).sum(-1).mean()
 
 
 def prediction_loss(student_logits, teacher_logits, labels, regression: bool, temperature: float) -> torch.Tensor:
     if regression:
-        return F.mse_loss(student_logits.squeeze(-1), labels.to(student_logits.dtype))
+        return F.mse_loss(student_logits.squeeze(-1).float(), labels.float())
     return soft_cross_entropy(student_logits, teacher_logits, temperature)
 
 

@@ -26,6 +26,7 @@ from transformers import DataCollatorWithPadding
 from suite.api import Budget, PruningMethod, RunContext
 from suite.baselines import TRIVIAL_METHOD, trivial_baseline
 from suite.data import TaskData, TaskSpec, get_task, load_task, source_identity, tokenize
+from suite.device import CPU, Placement
 from suite.evaluation import Evaluation, evaluate
 from suite.flops import FlopReport, budget_fraction, count_flops, linear_compression, training_flops
 from suite.latency import measure_latency
@@ -147,8 +148,10 @@ class Harness:
         glue_dir: Path | None,
         cache_dir: Path,
         progress: bool = True,
+        placement: Placement = CPU,
     ) -> None:
         self.preset = preset
+        self.placement = placement
         self.results_dir = Path(results_dir)
         self.glue_dir = glue_dir
         self.teachers = TeacherStore(cache_dir)
@@ -199,7 +202,8 @@ class Harness:
     def reference_model(self, task_name: str) -> nn.Module:
         """The unpruned model for this task (pre-trained weights, fresh head): the FLOP and latency reference."""
         if task_name not in self._reference_models:
-            self._reference_models[task_name] = load_model(self.preset.model, get_task(task_name), seed=0).eval()
+            model = load_model(self.preset.model, get_task(task_name), seed=0).eval()
+            self._reference_models[task_name] = model.to(self.placement.device)
         return self._reference_models[task_name]
 
     def reference_flops(self, task_name: str) -> FlopReport:
@@ -240,6 +244,10 @@ class Harness:
             "method": TEACHER_METHOD,
             "train": dataclasses.asdict(self.preset.train_for(task)),
             "data": self._data_config(task),
+            # The device type and precision change the numbers; the device's name (which GPU or CPU
+            # model) is only recorded, so a cluster of mixed GPUs does not redo finished cells.
+            "device": self.placement.device.type,
+            "precision": self.placement.precision,
         }
 
     def teacher_steps(self, task: str) -> int:
@@ -371,6 +379,8 @@ class Harness:
             method_config=_as_dict(method.config),
             run_config=config,
             data=self.data_identity(cell.task),
+            device=self.placement.record,
+            precision=self.placement.precision,
             **self.provenance(),
         )
         evaluation = None
@@ -440,6 +450,7 @@ class Harness:
             self.preset.latency_batches,
             repeats=self.preset.latency_repeats,
             reference=self.reference_model(cell.task),  # timed side by side: `speedup` is a same-run ratio
+            placement=self.placement,
         )
         result.status = "ok" if Budget(cell.budget).allows(fraction) else "over_budget"
         if result.status == "over_budget":
@@ -469,7 +480,7 @@ class Harness:
             return Teacher(trained.model, meta)
 
         teacher = self.teachers.get_or_train(self._teacher_config(task, seed), train_teacher)
-        teacher.model.requires_grad_(False).eval()
+        teacher.model.requires_grad_(False).eval().to(self.placement.device)
         return teacher
 
     def _fit(
@@ -493,6 +504,8 @@ class Harness:
             model = copy.deepcopy(teacher.model).requires_grad_(True).train()
         else:
             model = load_model(self.preset.model, data.task, seed)
+        device = self.placement.device
+        model = model.to(device)
         ctx = RunContext(
             task=data.task,
             budget=budget,
@@ -502,11 +515,14 @@ class Harness:
             flop_seq_len=self.preset.flop_seq_len,
             # A private copy: hooks or edits a method puts on its teacher die with the cell.
             teacher=copy.deepcopy(teacher.model) if teacher and method.info.needs_teacher else None,
-            calibration_batches=self._calibration_batches(data, cfg.batch_size, seed),
+            calibration_batches=[
+                {k: v.to(device) for k, v in batch.items()}
+                for batch in self._calibration_batches(data, cfg.batch_size, seed)
+            ],
             logger=logging.getLogger(f"suite.method.{method.info.name}"),
             schedule=self.preset.pruning_schedule,
         )
-        model = method.prepare(model, ctx)
+        model = method.prepare(model, ctx).to(device)  # parameters a method added (scores) move too
         student_flops = count_flops(model, self.preset.flop_seq_len)
         teacher_batches: Counter[tuple[int, int]] = Counter()
         hook = None
@@ -514,7 +530,9 @@ class Harness:
             hook = ctx.teacher.register_forward_pre_hook(_shape_counter(teacher_batches), with_kwargs=True)
         torch.manual_seed(seed)  # dropout masks: the same stream for every method
         try:
-            stats = train(model, method, ctx, data.train, self.collator, cfg, progress=self.progress)
+            stats = train(
+                model, method, ctx, data.train, self.collator, cfg, progress=self.progress, placement=self.placement
+            )
         finally:
             if hook is not None:
                 hook.remove()
@@ -527,7 +545,7 @@ class Harness:
         model = method.finalize(model, ctx)
         model.eval()
         eval_start = time.perf_counter()
-        evaluation = evaluate(model, data.task, data.evals, self.collator)
+        evaluation = evaluate(model, data.task, data.evals, self.collator, self.placement)
         return _Trained(model, stats, evaluation, time.perf_counter() - eval_start, flops)
 
     def _calibration_batches(self, data: TaskData, batch_size: int, seed: int) -> list[dict]:

@@ -1,7 +1,8 @@
-"""CPU latency of a model's forward pass: warm-up, then the median of repeated runs.
+"""Latency of a model's forward pass on the cell's device: warm-up, then the median of repeated runs.
 
-Sparse models are also timed with their encoder linear layers as torch CSR sparse matrices; the
-faster kernel gives the headline number and both are kept in the record.
+Sparse models on the CPU are also timed with their encoder linear layers as torch CSR sparse
+matrices; the faster kernel gives the headline number and both are kept in the record. On a GPU
+every forward is bracketed by a device synchronize, so the interval covers the queued kernels.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from suite.device import CPU, Placement
 from suite.flops import encoder_linears
 
 # Below this density of the encoder linear weights, CSR kernels are tried (at 80% sparsity they
@@ -34,11 +36,14 @@ class CSRLinear(nn.Module):
         self.bias = None if linear.bias is None else linear.bias.detach()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, self.in_features)
-        out = torch.sparse.mm(self.weight_csr, flat.t()).t()
-        if self.bias is not None:
-            out = out + self.bias
-        return out.reshape(*x.shape[:-1], self.out_features)
+        # The CSR matmul has fp32 kernels only (none for bf16): under autocast it would be handed
+        # bf16 operands, so it runs outside autocast in the weight's dtype.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            flat = x.reshape(-1, self.in_features).to(self.weight_csr.dtype)
+            out = torch.sparse.mm(self.weight_csr, flat.t()).t()
+            if self.bias is not None:
+                out = out + self.bias
+        return out.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
 
 
 def with_csr_linears(model: nn.Module) -> nn.Module:
@@ -62,10 +67,16 @@ def encoder_density(model: nn.Module) -> float:
 
 @torch.inference_mode()
 def time_forward(
-    model: nn.Module, seq_len: int, batch_sizes: Sequence[int], warmup: int, repeats: int, vocab_size: int
+    model: nn.Module,
+    seq_len: int,
+    batch_sizes: Sequence[int],
+    warmup: int,
+    repeats: int,
+    vocab_size: int,
+    placement: Placement = CPU,
 ) -> dict[str, float]:
     """Median milliseconds per forward pass at full length (no padding), one entry per batch."""
-    return time_interleaved({"model": model}, seq_len, batch_sizes, warmup, repeats, vocab_size)["model"]
+    return time_interleaved({"model": model}, seq_len, batch_sizes, warmup, repeats, vocab_size, placement)["model"]
 
 
 @torch.inference_mode()
@@ -76,6 +87,7 @@ def time_interleaved(
     warmup: int,
     repeats: int,
     vocab_size: int,
+    placement: Placement = CPU,
 ) -> dict[str, dict[str, float]]:
     """Median milliseconds per forward pass of each model, timed in turn within every repeat.
 
@@ -87,16 +99,20 @@ def time_interleaved(
         model.eval()
     times: dict[str, dict[str, list[float]]] = {name: {} for name in models}
     for batch in batch_sizes:
-        ids = torch.randint(1000, vocab_size, (batch, seq_len), generator=generator)
+        ids = torch.randint(1000, vocab_size, (batch, seq_len), generator=generator).to(placement.device)
         inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
         for model in models.values():
             for _ in range(warmup):
-                model(**inputs)
+                with placement.autocast():
+                    model(**inputs)
         key = f"batch_{batch}"
         for _ in range(repeats):
             for name, model in models.items():
+                placement.synchronize()
                 start = time.perf_counter()
-                model(**inputs)
+                with placement.autocast():
+                    model(**inputs)
+                placement.synchronize()
                 times[name].setdefault(key, []).append((time.perf_counter() - start) * 1000.0)
     return {name: {key: statistics.median(v) for key, v in per_batch.items()} for name, per_batch in times.items()}
 
@@ -108,20 +124,23 @@ def measure_latency(
     warmup: int = 2,
     repeats: int = 5,
     reference: nn.Module | None = None,
+    placement: Placement = CPU,
 ) -> dict:
     """Dense-kernel timings, CSR timings for sparse models (`kernel` names the faster one) and, with a
     `reference` (the unpruned model), its timings and `speedup` = reference ms / model ms per batch,
     all timed side by side."""
     vocab = model.config.vocab_size
     models = {"dense": model}
-    if encoder_density(model) <= CSR_MAX_DENSITY:
+    # CSR kernels are tried on the CPU only, where they are known to win at high sparsity.
+    if placement.device.type == "cpu" and encoder_density(model) <= CSR_MAX_DENSITY:
         models["csr"] = with_csr_linears(model)
     if reference is not None:
         models["reference"] = reference
-    timed = time_interleaved(models, seq_len, batch_sizes, warmup, repeats, vocab)
+    timed = time_interleaved(models, seq_len, batch_sizes, warmup, repeats, vocab, placement)
     dense = timed["dense"]
     out: dict = {
-        "device": "cpu",
+        "device": placement.device.type,
+        "precision": placement.precision,
         "threads": torch.get_num_threads(),
         "seq_len": seq_len,
         "repeats": repeats,

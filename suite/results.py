@@ -47,6 +47,8 @@ class RunResult:
     # teacher_flops (estimated training compute of this cell, and of its teacher when it used one).
     training: dict[str, Any] = field(default_factory=dict)
     predictions: dict[str, Any] | None = None  # file (beside the record), n, sha256, split
+    device: dict[str, str] = field(default_factory=dict)  # type ("cpu", "cuda", "mps") and name
+    precision: str | None = None  # "fp32" | "bf16" | "fp16": the forward passes' autocast dtype
     versions: dict[str, str] = field(default_factory=dict)
     git_sha: str | None = None
     hardware: dict[str, Any] = field(default_factory=dict)

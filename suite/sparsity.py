@@ -84,7 +84,8 @@ def magnitude_mask(weight: torch.Tensor, keep: int, current: torch.Tensor | None
 def random_mask(weight: torch.Tensor, keep: int, generator: torch.Generator) -> torch.Tensor:
     mask = torch.zeros(weight.numel(), dtype=torch.bool)
     mask[torch.randperm(weight.numel(), generator=generator)[:keep]] = True
-    return mask.view_as(weight)
+    # Drawn on the CPU generator, so a seed gives the same mask on every device.
+    return mask.view_as(weight).to(weight.device)
 
 
 class EncoderMasks:

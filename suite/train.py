@@ -12,8 +12,10 @@ from datasets import Dataset
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from suite.api import PruningMethod, RunContext
+from suite.device import CPU, Placement
 from suite.errors import NonFiniteLossError
 
 
@@ -30,6 +32,8 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     max_seq_length: int = 128
     max_steps: int | None = None  # overrides epochs when set
+    # Batches of similar length (transformers' LengthGroupedSampler): less padding, same examples.
+    group_by_length: bool = False
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in ("linear", "constant"):
@@ -54,10 +58,19 @@ class TrainStats:
     batch_shapes: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
-def make_loader(ds: Dataset, collator, batch_size: int, seed: int | None) -> DataLoader:
+def make_loader(
+    ds: Dataset, collator, batch_size: int, seed: int | None, group_by_length: bool = False
+) -> DataLoader:
+    """Batches of `ds`: in order (seed None), reshuffled every epoch, or, with `group_by_length`, in
+    length-grouped batches whose order is reshuffled every epoch. Either order is a pure function of
+    the seed: the sampler draws from its own generator."""
     generator = None
     if seed is not None:
         generator = torch.Generator().manual_seed(seed)
+    if group_by_length and seed is not None:
+        lengths = [len(ids) for ids in ds["input_ids"]]
+        sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=generator)
+        return DataLoader(ds, batch_size=batch_size, sampler=sampler, collate_fn=collator)
     return DataLoader(ds, batch_size=batch_size, shuffle=seed is not None, generator=generator, collate_fn=collator)
 
 
@@ -71,23 +84,42 @@ def _schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total: int):
 class TrainStep:
     """One optimizer step of the shared recipe; `train` loops over it, the step-cost bench times it."""
 
-    def __init__(self, model: torch.nn.Module, method: PruningMethod, ctx: RunContext, cfg: TrainConfig) -> None:
-        self.model, self.method, self.ctx, self.cfg = model, method, ctx, cfg
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        method: PruningMethod,
+        ctx: RunContext,
+        cfg: TrainConfig,
+        placement: Placement = CPU,
+    ) -> None:
+        self.model, self.method, self.ctx, self.cfg, self.placement = model, method, ctx, cfg, placement
         self.optimizer = torch.optim.AdamW(method.param_groups(model, cfg.learning_rate, cfg.weight_decay))
         self.scheduler = _schedule(self.optimizer, cfg, ctx.total_steps)
+        self.scaler = placement.grad_scaler()
         self.forward_kwargs = method.forward_kwargs()
         self.step = 0
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> float:
-        outputs = self.model(**batch, **self.forward_kwargs)
-        loss = self.method.training_loss(self.model, batch, outputs, self.ctx)
+        batch = {k: v.to(self.placement.device, non_blocking=True) for k, v in batch.items()}
+        with self.placement.autocast():  # forward passes (student and teacher) in the cell's precision
+            outputs = self.model(**batch, **self.forward_kwargs)
+            loss = self.method.training_loss(self.model, batch, outputs, self.ctx)
+        loss = loss.float()
         value = float(loss.detach())
         if not math.isfinite(value):
             raise NonFiniteLossError(f"loss became {value} at step {self.step + 1}")
-        loss.backward()
+        if self.scaler is None:
+            loss.backward()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients
         if self.cfg.max_grad_norm:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
-        self.optimizer.step()
+        if self.scaler is None:
+            self.optimizer.step()
+        else:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
@@ -103,11 +135,12 @@ def train(
     collator,
     cfg: TrainConfig,
     progress: bool = True,
+    placement: Placement = CPU,
 ) -> TrainStats:
     """Run exactly ctx.total_steps optimizer steps over reshuffled epochs of `train_set`."""
     start = time.perf_counter()
-    step_fn = TrainStep(model, method, ctx, cfg)
-    loader = make_loader(train_set, collator, cfg.batch_size, seed=ctx.seed)
+    step_fn = TrainStep(model, method, ctx, cfg, placement)
+    loader = make_loader(train_set, collator, cfg.batch_size, seed=ctx.seed, group_by_length=cfg.group_by_length)
     model.train()
     examples = 0
     shapes: Counter[tuple[int, int]] = Counter()
@@ -124,5 +157,6 @@ def train(
             if step_fn.step >= ctx.total_steps:
                 break
     bar.close()
+    placement.synchronize()  # wall_s covers the queued GPU work
     model.eval()
     return TrainStats(step_fn.step, examples, loss_value, time.perf_counter() - start, dict(shapes))

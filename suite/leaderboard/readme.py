@@ -43,6 +43,14 @@ def _distinct(values: Iterable[Any]) -> list[Any]:
     return [json.loads(text) for text, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
+def _device(record: dict) -> str:
+    """Type and name of the device a cell ran on; records before devices were recorded ran on the CPU."""
+    device = record.get("device") or {}
+    if not device:
+        return f"cpu ({(record.get('hardware') or {}).get('processor') or 'not recorded'})"
+    return f"{device.get('type')} ({device.get('name')})"
+
+
 def _join(values: Iterable[Any]) -> str:
     items = _distinct(values)
     return ", ".join(f"`{v}`" for v in items) if items else "–"
@@ -214,6 +222,7 @@ def render_readme(board: Board, title: str = "Leaderboard") -> str:
     latency_keys = ("seq_len", "threads", "repeats")
     latency = _distinct({k: (r.get("latency_ms") or {}).get(k) for k in latency_keys} for r in records)
     legacy_training = _legacy_training(board)
+    trained = [r for r in records if role_of(r) != "trivial"]  # a trivial row runs on no device
     parts = [
         f"# {title}: how the numbers were made",
         "",
@@ -235,6 +244,8 @@ def render_readme(board: Board, title: str = "Leaderboard") -> str:
         f"seeds: {', '.join(str(s) for s in sorted({int(r['seed']) for r in records}))}.",
         f"- Data: {_join((r.get('run_config') or {}).get('data', {}).get('data_source') for r in records)};"
         " the train subsample is the same for every method and seed (`data_seed`); no data augmentation.",
+        f"- Devices: {_join(_device(r) for r in trained)}; precision (autocast of forward passes):"
+        f" {_join(r.get('precision') or 'fp32 (not recorded)' for r in trained)}.",
         "",
         "## Rows of a table",
         "",

@@ -1,0 +1,113 @@
+"""Device and precision plumbing on the CPU, and length-grouped training batches."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import DataCollatorWithPadding
+
+from suite.cli import main
+from suite.data import get_task, load_task, tokenize
+from suite.device import Placement, resolve_device
+from suite.errors import SuiteError
+from suite.models import load_tokenizer
+from suite.train import make_loader
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--device", "cuda"], "error: --device cuda: no CUDA GPU is visible on this machine"),
+        (["--device", "cuda:1"], "error: --device cuda:1: no CUDA GPU is visible on this machine"),
+        (["--device", "tpu"], "error: --device 'tpu' is not one of auto, cpu, cuda, cuda:N, mps"),
+        (["--device", "cpu", "--precision", "fp16"], "error: --precision fp16 needs a CUDA GPU"),
+    ],
+)
+def test_devices_this_machine_lacks_are_one_line_and_exit_2(capsys, tmp_path, argv, message):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    code = main(["run", "--preset", "smoke", "--results-dir", str(tmp_path / "r"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and [line for line in err.splitlines() if line.startswith("error:")] == [err.strip()]
+    assert err.startswith(message) and not (tmp_path / "r").exists()
+
+
+def test_auto_is_the_cpu_here_and_autocast_runs_bf16_matmuls():
+    if not torch.cuda.is_available() and not torch.backends.mps.is_available():
+        assert resolve_device("auto") == torch.device("cpu")
+    placement = Placement.from_flags("cpu", "bf16")
+    a, b = torch.randn(4, 4), torch.randn(4, 4)
+    with placement.autocast():
+        assert (a @ b).dtype == torch.bfloat16
+    with Placement.from_flags("cpu", "fp32").autocast():
+        assert (a @ b).dtype == torch.float32
+    assert placement.grad_scaler() is None  # bf16 keeps fp32's range: no loss scaling
+    with pytest.raises(SuiteError, match="not one of fp32, bf16, fp16"):
+        Placement.from_flags("cpu", "fp8")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_smoke_cells_on_an_explicit_cpu_record_device_and_precision(capsys, tmp_path, glue_dir, precision):
+    argv = ["run", "--preset", "smoke", "--methods", "ksp", "--tasks", "mrpc", "--device", "cpu"]
+    argv += ["--precision", precision, "--glue-dir", str(glue_dir), "--max-train-samples", "32"]
+    argv += ["--max-eval-samples", "16", "--results-dir", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")]
+    assert main([*argv, "--no-progress"]) == 0, capsys.readouterr().err
+    record = json.loads((tmp_path / "r" / "mrpc" / "ksp" / "budget0.5_seed0.json").read_text())
+    assert record["status"] == "ok" and record["precision"] == precision
+    assert record["device"]["type"] == "cpu" and record["device"]["name"]
+    assert record["latency_ms"]["device"] == "cpu" and record["latency_ms"]["precision"] == precision
+    assert record["run_config"]["precision"] == precision and record["run_config"]["device"] == "cpu"
+
+
+@pytest.fixture(scope="module")
+def sst2_train():
+    from tests.conftest import FIXTURE_GLUE
+
+    data = load_task(get_task("sst2"), FIXTURE_GLUE)
+    return tokenize(data.train, load_tokenizer("tiny"), 64), DataCollatorWithPadding(load_tokenizer("tiny"))
+
+
+def test_length_grouped_batches_are_a_seeded_permutation_reshuffled_every_epoch(sst2_train):
+    train, collator = sst2_train
+    rows = sorted(tuple(ids) for ids in train["input_ids"])
+    loader = make_loader(train, collator, 8, seed=3, group_by_length=True)
+    first = [ids for batch in loader for ids in batch["input_ids"].tolist()]
+    second = [ids for batch in loader for ids in batch["input_ids"].tolist()]
+    strip = [[t for t in ids if t != 0] for ids in first]
+    assert sorted(tuple(ids) for ids in strip) == rows  # every example exactly once
+    assert first != second  # the next epoch is reshuffled
+    again = make_loader(train, collator, 8, seed=3, group_by_length=True)
+    assert [ids for batch in again for ids in batch["input_ids"].tolist()] == first  # a function of the seed
+    other = make_loader(train, collator, 8, seed=4, group_by_length=True)
+    assert [ids for batch in other for ids in batch["input_ids"].tolist()] != first
+
+
+def test_length_grouped_batches_pad_less_than_random_ones(sst2_train):
+    train, collator = sst2_train
+
+    def padded(group: bool) -> int:
+        # Batches of 2: 60 examples make megabatches of 7 batches to sort within (at 8, one batch each).
+        loader = make_loader(train, collator, 2, seed=0, group_by_length=group)
+        return sum(batch["input_ids"].numel() for batch in loader)
+
+    assert padded(True) < padded(False)
+
+
+def test_throughput_bench_prints_a_ratio_per_task_and_overall(capsys, glue_dir):
+    argv = ["bench", "throughput", "--preset", "smoke", "--model", "tiny", "--tasks", "sst2,mrpc", "--device", "cpu"]
+    code = main([*argv, "--steps", "2", "--rounds", "1", "--glue-dir", str(glue_dir)])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert "fp32 random batches vs bf16 length-grouped batches" in out[0]
+    assert [line.split()[0] for line in out[2:4]] == ["sst2", "mrpc"]
+    assert out[-1].startswith("overall: ") and out[-1].endswith("x")
+
+
+def test_overall_ratio_weights_tasks_by_their_examples():
+    from suite.throughput import TaskThroughput, overall_ratio
+
+    rows = [TaskThroughput("a", 10.0, 40.0, 1, 1, weight=300.0), TaskThroughput("b", 10.0, 10.0, 1, 1, weight=100.0)]
+    # old: 30 + 10 = 40 s; new: 7.5 + 10 = 17.5 s
+    assert overall_ratio(rows) == pytest.approx(40 / 17.5)
