@@ -37,7 +37,7 @@ test: install lint
 lint: install
 	$(PY) -m ruff check .
 
-# The committed CPU leaderboard (issue 5): result files under leaderboards/cpu/results (an interrupted
+# The committed CPU leaderboard: result files under leaderboards/cpu/results (an interrupted
 # run resumes), tables, CSV, plots and README beside them. SEEDS=0 or SEEDS=0,1,2.
 CPU_BOARD := leaderboards/cpu
 SEEDS ?= 0

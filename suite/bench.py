@@ -28,8 +28,8 @@ from suite.models import load_model, load_tokenizer
 from suite.registry import get_method
 from suite.train import TrainConfig, TrainStep
 
-# Targets from the issue tracker: a ksp step (teacher forward included) at most 1.6x a plain step,
-# a movement step at most 2x.
+# The project's step-cost targets: a ksp step (teacher forward included) at most 1.6x a plain
+# fine-tuning step, a movement step (scores and their gradients) at most 2x.
 TARGETS = {"ksp": 1.6, "movement": 2.0}
 BASELINE = "dense"
 
@@ -133,7 +133,7 @@ class LatencyRow:
     ms: float
     speedup: float
     kernel: str
-    target: float  # 1 / (1.5 x budget): the speedup the issue asks of structured methods
+    target: float  # 1 / (1.5 x budget): the speedup the project asks of structured methods
 
 
 def latency_speedups(

@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from suite.errors import SuiteError
 
@@ -19,13 +21,27 @@ from suite.errors import SuiteError
 def _csv(kind: type):
     def parse(text: str) -> tuple:
         try:
-            return tuple(kind(part) for part in text.split(",") if part.strip())
+            values = tuple(kind(part) for part in text.split(",") if part.strip())
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"expected a comma-separated list of {kind.__name__}, got '{text}'"
             ) from None
+        if not values:
+            # An empty list would silently mean "the preset's" (tasks) or a grid of 0 cells.
+            raise argparse.ArgumentTypeError("expected at least one value, got an empty list")
+        return values
 
     return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got '{text}'")
+    return value
 
 
 def _epochs(text: str) -> float:
@@ -35,11 +51,21 @@ def _epochs(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of epochs, got '{text}'") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of epochs > 0, got '{text}'")
     return int(value) if value.is_integer() else value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as the suite's one line (`error: ...`, exit 2) instead of a usage
+    block first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog.removeprefix('python -m suite').strip() or 'suite'}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m suite",
         description="Benchmark BERT pruning methods on GLUE under equal FLOP budgets.",
     )
@@ -60,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-steps", type=int, help="the teacher's optimizer steps S (overrides epochs; compared rows train 2S)"
     )
-    run.add_argument("--learning-rate", type=float)
+    run.add_argument("--learning-rate", type=_positive_float)
     run.add_argument("--batch-size", type=int)
     run.add_argument("--lr-schedule", choices=["linear", "constant"], help="learning-rate schedule for every method")
     run.add_argument("--results-dir", type=Path, help="default: results/<preset>")
@@ -168,8 +194,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     ):
         if value is not None and value <= 0:
             raise SuiteError(f"{name} must be a positive integer, got {value}")
-    if args.epochs is not None and args.epochs <= 0:
-        raise SuiteError(f"--epochs must be positive, got {args.epochs:g}")
+    if args.max_eval_samples is not None and args.max_eval_samples < 2:
+        # Correlation metrics (STS-B, CoLA's Matthews) are undefined on a single example.
+        raise SuiteError(f"--max-eval-samples must be at least 2, got {args.max_eval_samples}")
     tasks = tuple(get_task(t).name for t in args.tasks) if args.tasks else None
     preset = preset.with_overrides(
         tasks=tasks,
@@ -353,8 +380,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.steps <= 0 or args.rounds <= 0:
         raise SuiteError("--steps and --rounds must be positive")
-    if not 0.0 < args.budget <= 1.0:
-        raise SuiteError(f"budget {args.budget:g} is outside (0, 1]")
+    for budget in (args.budget, *args.budgets):
+        if not 0.0 < budget <= 1.0:
+            raise SuiteError(f"budget {budget:g} is outside (0, 1]: budgets are fractions of the dense FLOPs")
     load_plugins(args.plugins)
     if args.what == "throughput":
         return _bench_throughput(args)

@@ -10,7 +10,9 @@ import contextlib
 import csv
 import difflib
 import hashlib
+import io
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,8 +182,17 @@ def read_tsv_split(task: TaskSpec, glue_dir: Path, split: str) -> Dataset:
     text_b: list[str] = []
     labels: list[float | int] = []
     allowed = task.n_fields[split]
-    # utf-8-sig drops MRPC's byte-order mark; QUOTE_NONE keeps the '"' inside sentences.
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    raw = path.read_bytes()
+    try:
+        # utf-8-sig drops MRPC's byte-order mark; QUOTE_NONE keeps the '"' inside sentences.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}, line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8; the original GLUE files are UTF-8 "
+            "(re-download the file, or convert it with iconv -t UTF-8)"
+        ) from None
+    with io.StringIO(text, newline="") as handle:
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         if task.has_header:
             next(reader, None)
@@ -209,9 +220,12 @@ def read_tsv_split(task: TaskSpec, glue_dir: Path, split: str) -> Dataset:
 def _parse_label(task: TaskSpec, raw: str, where: str) -> float | int:
     if task.label_values is None:
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
             raise DataError(f"{where}: label '{raw}' is not a number (task {task.name})") from None
+        if not math.isfinite(value):
+            raise DataError(f"{where}: label '{raw}' is not a finite number (task {task.name})")
+        return value
     try:
         return task.label_values.index(raw)
     except ValueError:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import logging
+import os
+import tempfile
 import time
 import traceback
 from collections import Counter
@@ -27,6 +30,7 @@ from suite.api import Budget, PruningMethod, RunContext
 from suite.baselines import TRIVIAL_METHOD, trivial_baseline
 from suite.data import TaskData, TaskSpec, get_task, load_task, source_identity, tokenize
 from suite.device import CPU, Placement
+from suite.errors import SuiteError
 from suite.evaluation import Evaluation, evaluate
 from suite.flops import FlopReport, budget_fraction, count_flops, linear_compression, training_flops
 from suite.latency import measure_latency
@@ -39,9 +43,11 @@ from suite.results import (
     Predictions,
     RunResult,
     cell_path,
+    clean_stale_temp_files,
     config_hash,
     git_sha,
     hardware,
+    predictions_path,
     read_record,
     versions,
     write_record,
@@ -100,6 +106,7 @@ class GridPlan:
     to_run: list[tuple[Cell, PruningMethod, dict[str, Any]]] = field(default_factory=list)
     skipped: list[Cell] = field(default_factory=list)
     unreachable: list[tuple[Cell, str]] = field(default_factory=list)
+    broken: list[tuple[Cell, str]] = field(default_factory=list)  # (cell, error): recorded as failed
 
 
 @dataclass(frozen=True)
@@ -194,10 +201,29 @@ class Harness:
         return self._data[task_name]
 
     def preflight(self, cells: list[Cell]) -> None:
-        """Fail before the grid on bad input that would fail every cell (data, model, tokenizer)."""
+        """Fail before the grid on bad input that would fail every cell (data, model, tokenizer, a
+        results directory that cannot take records), so nothing trains only to be lost."""
         for task_name in dict.fromkeys(c.task for c in cells):
             self.task_data(task_name)
             self.reference_flops(task_name)
+        self._check_results_dir(cells)  # last: a run refused for its data leaves no empty folder
+
+    def _check_results_dir(self, cells: list[Cell]) -> None:
+        root = self.results_dir
+        if root.exists() and not root.is_dir():
+            raise SuiteError(f"results path {root} is a file; pass --results-dir with a folder")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=root):
+                pass
+        except OSError as exc:
+            raise SuiteError(
+                f"results folder {root} is not writable ({exc.strerror}); pass another --results-dir"
+            ) from None
+        for cell in cells:
+            path = cell_path(root, cell.task, cell.method, cell.budget, cell.seed)
+            if path.is_dir():
+                raise SuiteError(f"{path} is a folder where the cell's record goes; move it away and rerun")
 
     def reference_model(self, task_name: str) -> nn.Module:
         """The unpruned model for this task (pre-trained weights, fresh head): the FLOP and latency reference."""
@@ -274,17 +300,22 @@ class Harness:
 
     # ----- running ---------------------------------------------------------------------------
     def plan(self, cells: list[Cell]) -> GridPlan:
-        """Sort the grid into cells to run, finished cells (same config hash) and unreachable ones."""
+        """Sort the grid into cells to run, finished cells (same config hash), unreachable ones, and
+        broken ones (the method's constructor, `unreachable()` or config raised: recorded as failed)."""
         plan = GridPlan()
         for cell in cells:
-            method = get_method(cell.method)
-            reason = method.unreachable(
-                self.reference_model(cell.task), self.reference_flops(cell.task), Budget(cell.budget)
-            )
+            try:
+                method = get_method(cell.method)
+                reason = method.unreachable(
+                    self.reference_model(cell.task), self.reference_flops(cell.task), Budget(cell.budget)
+                )
+                config = None if reason else self.cell_config(cell, method)
+            except (Exception, SystemExit) as exc:  # a plugin's fault is its cells' failure, not the grid's
+                plan.broken.append((cell, f"{type(exc).__name__} before training: {exc}\n{_traceback_tail(exc)}"))
+                continue
             if reason:
                 plan.unreachable.append((cell, reason))
                 continue
-            config = self.cell_config(cell, method)
             existing = read_record(cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed))
             if existing and existing.get("status") in FINISHED and existing.get("config_hash") == config_hash(config):
                 plan.skipped.append(cell)
@@ -294,24 +325,46 @@ class Harness:
 
     def run(self, cells: list[Cell], on_result: Callable[[RunResult, GridProgress], None] | None = None) -> GridSummary:
         self.preflight(cells)
+        for stale in clean_stale_temp_files(self.results_dir):  # left by a run killed mid-write
+            log.info("removed a stale temporary file %s", stale)
         plan = self.plan(cells)
         summary = GridSummary(skipped=plan.skipped, unreachable=plan.unreachable)
         for cell, reason in plan.unreachable:
             log.info("%s: not run: %s", cell.label, reason)
         if plan.to_run or plan.skipped:  # a grid with nothing to run writes nothing
             self.write_trivial_baselines(list(dict.fromkeys(c.task for c in cells)))
+        for cell, error in plan.broken:
+            log.error("cell %s failed: %s", cell.label, error.splitlines()[0])
+            result = RunResult(cell.method, cell.task, cell.budget, cell.seed, "failed", "", error=error)
+            self._write(cell, result, None)
+            summary.ran.append(result)
         pending = [cell for cell, _, _ in plan.to_run]
         bar = tqdm(plan.to_run, desc="cells", unit="cell", disable=not self.progress)
         for index, (cell, method, config) in enumerate(bar):
             bar.set_postfix_str(cell.label)
             result, evaluation = self.run_cell(cell, method, config)
-            path = cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed)
-            write_record(path, result, _predictions(get_task(cell.task), evaluation))
+            self._write(cell, result, _predictions(get_task(cell.task), evaluation))
             summary.ran.append(result)
             if on_result is not None:
                 remaining = pending[index + 1 :]
                 on_result(result, GridProgress(index + 1, len(pending), estimate_remaining_s(summary.ran, remaining)))
         return summary
+
+    def _write(self, cell: Cell, result: RunResult, predictions: Predictions | None) -> None:
+        """Write a cell's record (and predictions). A finished record of another configuration is
+        kept beside it as `<name>.<its hash>.json.superseded` rather than overwritten; a failed write
+        (disk full, permissions changed mid-run) is logged and turns the cell into a failure, and the
+        grid goes on."""
+        path = cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed)
+        try:
+            existing = read_record(path)
+            if existing and existing.get("status") in FINISHED and existing.get("config_hash") != result.config_hash:
+                _set_aside(path, str(existing.get("config_hash") or "unknown"))
+            write_record(path, result, predictions)
+        except (OSError, TypeError, ValueError) as exc:
+            log.error("cell %s: its record could not be written to %s: %s", cell.label, path, exc)
+            result.status = "failed"
+            result.error = f"record not written: {type(exc).__name__}: {exc}"
 
     def write_trivial_baselines(self, tasks: list[str]) -> list[RunResult]:
         """One `trivial` row per task (majority class, or a constant for regression), from the data
@@ -386,7 +439,7 @@ class Harness:
         evaluation = None
         try:
             evaluation = self._measure(cell, method, result)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a method's hook fails its cell only
             log.error("cell %s failed: %s", cell.label, exc)
             log.debug(traceback.format_exc())
             result.status = "failed"
@@ -588,7 +641,18 @@ def _shape_counter(counts: Counter[tuple[int, int]]) -> Callable[..., None]:
 
 
 def _as_dict(config: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
+    """A method's Config as JSON-safe data (a Path or an enum field becomes its string), so the record
+    that carries it can always be written; the config hash sees the same strings."""
+    raw = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
+    return json.loads(json.dumps(raw, default=str))
+
+
+def _set_aside(path: Path, old_hash: str) -> None:
+    """Keep a superseded record and its predictions under names no reader takes for a record."""
+    for source in (path, predictions_path(path)):
+        if source.exists():
+            suffix = source.name[len(path.stem) :]  # ".json" or ".predictions.json.gz"
+            os.replace(source, source.with_name(f"{path.stem}.{old_hash}{suffix}.superseded"))
 
 
 def _traceback_tail(exc: BaseException, lines: int = 6) -> str:

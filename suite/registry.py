@@ -12,6 +12,7 @@ import fnmatch
 import importlib
 import importlib.util
 import pkgutil
+import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from suite.errors import SuiteError
 ENTRY_POINT_GROUP = "prune_suite.methods"
 # Rows the harness writes itself (a data baseline, not a method): no plugin may take the name.
 RESERVED_NAMES = frozenset({"trivial"})
+# A method's name is a folder name in every results directory: lower-case letters, digits and
+# '.', '_', '-', starting with a letter or digit (so never '..', a path or a hidden file).
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 M = TypeVar("M", bound=type[PruningMethod])
 
@@ -51,6 +55,11 @@ def register_method(info: MethodInfo, config: Any | None = None) -> Callable[[M]
     """Class decorator. Stack it to register variants (same class, other Config) by name."""
 
     def decorate(cls: M) -> M:
+        if not NAME_PATTERN.fullmatch(info.name) or ".." in info.name:
+            raise SuiteError(
+                f"method name {info.name!r} is not allowed: use 1-64 lower-case letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit (it becomes a folder name in the results directory)"
+            )
         if info.name in RESERVED_NAMES:
             raise SuiteError(f"method name '{info.name}' is reserved for a row the harness writes; choose another")
         existing = _REGISTRY.get(info.name)

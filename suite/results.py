@@ -9,6 +9,7 @@ import os
 import platform
 import subprocess
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -63,18 +64,31 @@ def cell_path(results_dir: Path, task: str, method: str, budget: float, seed: in
     return Path(results_dir) / task / method / f"budget{budget:g}_seed{seed}.json"
 
 
+def _read_umask() -> int:
+    """The process umask: it can only be read by setting it, so set it back at once (done once, at import,
+    before any thread of ours could create a file under the briefly cleared mask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def file_mode() -> int:
+    """The mode a plain `open()` would give a new file: `mkstemp` makes 0600, unreadable to the group."""
+    return 0o666 & ~_UMASK
+
+
+def dir_mode() -> int:
+    """The mode `mkdir` would give a new folder: `mkdtemp` makes 0700."""
+    return 0o777 & ~_UMASK
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write to a temporary file in the same folder, then rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    blob = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    _write_bytes_atomic(path, blob)
 
 
 PREDICTIONS_SUFFIX = ".predictions.json.gz"
@@ -101,6 +115,7 @@ def _write_bytes_atomic(path: Path, blob: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(blob)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -143,18 +158,64 @@ def read_predictions(record_path: Path, record: dict[str, Any]) -> Predictions:
     return loaded
 
 
+def _read_json(path: Path) -> Any:
+    """Raises OSError or ValueError (bad JSON, or bytes that are not UTF-8) for an unreadable file."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _is_record(data: Any) -> bool:
+    return isinstance(data, dict) and "method" in data
+
+
 def read_record(path: Path) -> dict[str, Any] | None:
+    """The record at `path`, or None where it is missing, unreadable or not a record: a damaged file
+    must not stop a resume or a leaderboard."""
     try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        data = _read_json(path)
+    except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) and "method" in record else None
+    return data if _is_record(data) else None
 
 
-def read_records(results_dir: Path) -> list[dict[str, Any]]:
-    """Every result record under `results_dir`, in a stable order."""
-    records = (read_record(p) for p in sorted(Path(results_dir).rglob("*.json")))
-    return [r for r in records if r is not None]
+def read_records(results_dir: Path, skipped: list[Path] | None = None) -> list[dict[str, Any]]:
+    """Every result record under `results_dir`, in a stable order. Files that cannot be read or decoded
+    are left out and, when `skipped` is given, appended to it so the caller can name them; JSON files
+    that are simply not records (no `method`) are left out silently."""
+    records = []
+    for path in sorted(Path(results_dir).rglob("*.json")):
+        try:
+            data = _read_json(path)
+        except (OSError, ValueError):
+            if skipped is not None:
+                skipped.append(path)
+            continue
+        if _is_record(data):
+            records.append(data)
+    return records
+
+
+def _is_temp_file(path: Path) -> bool:
+    # The names `_write_bytes_atomic` gives its temporary files: `.<target name>.<random>.tmp`.
+    return path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file()
+
+
+def clean_stale_temp_files(results_dir: Path, older_than_s: float = 3600.0) -> list[Path]:
+    """Remove the temporary files a killed run left beside its records, and return their paths.
+
+    Only files untouched for `older_than_s` go: a concurrent run's write in progress is seconds old."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - older_than_s
+    removed = []
+    for path in sorted(root.rglob(".*.tmp")):
+        try:
+            if _is_temp_file(path) and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except OSError:  # removed meanwhile by its writer or another cleaner, or not ours to remove
+            continue
+    return removed
 
 
 def config_hash(config: dict[str, Any]) -> str:

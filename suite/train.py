@@ -58,9 +58,7 @@ class TrainStats:
     batch_shapes: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
-def make_loader(
-    ds: Dataset, collator, batch_size: int, seed: int | None, group_by_length: bool = False
-) -> DataLoader:
+def make_loader(ds: Dataset, collator, batch_size: int, seed: int | None, group_by_length: bool = False) -> DataLoader:
     """Batches of `ds`: in order (seed None), reshuffled every epoch, or, with `group_by_length`, in
     length-grouped batches whose order is reshuffled every epoch. Either order is a pure function of
     the seed: the sampler draws from its own generator."""

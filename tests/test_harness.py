@@ -11,7 +11,7 @@ from suite.harness import Cell, Harness, expand_grid
 from suite.registry import load_plugins
 from suite.results import cell_path, read_records, write_json_atomic
 
-# The contract of DESIGN.md section 5.
+# The result record's required fields (README, "Result record").
 REQUIRED = [
     "method",
     "task",

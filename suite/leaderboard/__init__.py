@@ -6,12 +6,12 @@ same records always give byte-identical markdown and CSV.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from suite.errors import SuiteError
 from suite.leaderboard.board import Board, build_board
 from suite.leaderboard.bootstrap import RESAMPLES
+from suite.leaderboard.checks import RecordError
 from suite.leaderboard.export import cells_csv
 from suite.leaderboard.files import CSV, MARKDOWN, README
 from suite.leaderboard.frame import records_frame
@@ -20,11 +20,13 @@ from suite.leaderboard.readme import render_readme
 from suite.leaderboard.records import Cell, read_cells
 from suite.leaderboard.sidecars import PredictionsError
 from suite.leaderboard.tables import budget_table, difference_table
+from suite.leaderboard.writing import file_mode, write_atomic
 
 __all__ = [
     "Board",
     "Cell",
     "PredictionsError",
+    "RecordError",
     "budget_table",
     "build_board",
     "cells_csv",
@@ -37,38 +39,35 @@ __all__ = [
 ]
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_leaderboard(
     results_dir: Path, out: Path, title: str = "Leaderboard", plots: bool = True, resamples: int = RESAMPLES
 ) -> list[Path]:
-    """Write leaderboard.md, cells.csv, README.md and the plots into `out`; returns their paths."""
+    """Write leaderboard.md, cells.csv, README.md and the plots into `out`; returns their paths.
+
+    Nothing is written unless every record checks out (see `checks`) and everything rendered."""
+    if out.exists() and not out.is_dir():
+        raise SuiteError(f"output folder {out} is an existing file, not a folder; pass a folder with --out")
     cells = read_cells(results_dir)
     if not cells:
         raise FileNotFoundError(f"no result records under {results_dir}")
     board = build_board(cells, resamples)
     # Render everything before writing anything: a bad record leaves no half-updated leaderboard.
-    texts = {
+    files: dict[str, str | bytes] = {
         MARKDOWN: render_markdown(board, title),
         CSV: cells_csv(board),
         README: render_readme(board, title),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, text in texts.items():
-        _write_text_atomic(out / name, text)
-        paths.append(out / name)
     if plots:
-        from suite.leaderboard.plots import write_plots  # matplotlib only when plots are asked for
+        from suite.leaderboard.plots import render_plots  # matplotlib only when plots are asked for
 
-        paths += write_plots(board, out)
+        files.update(render_plots(board))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SuiteError(f"cannot create the output folder {out} ({exc.strerror or exc}); pass another --out") from None
+    mode = file_mode()  # the umask, read once
+    paths = []
+    for name, data in files.items():
+        write_atomic(out / name, data, mode)
+        paths.append(out / name)
     return paths

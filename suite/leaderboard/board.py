@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from suite.leaderboard.bootstrap import RESAMPLES, bootstrap_draws, task_indices
+from suite.leaderboard.checks import check_cells
 from suite.leaderboard.estimates import Estimate, seed_mean
 from suite.leaderboard.frame import records_frame, task_order
 from suite.leaderboard.records import Cell, as_cells
@@ -150,6 +151,7 @@ def _is_scored(record: dict[str, Any]) -> bool:
 def build_board(items: Iterable[Cell | dict[str, Any]], resamples: int = RESAMPLES) -> Board:
     """The board of these records (Cells with paths, or plain record dicts, which cannot have sidecars)."""
     cells = as_cells(items)
+    check_cells(cells)  # fields, one record per cell, one model and configuration: else one clear error
     frame = records_frame(c.record for c in cells)
     if frame.empty:
         raise ValueError("no result records found")
@@ -162,9 +164,7 @@ def build_board(items: Iterable[Cell | dict[str, Any]], resamples: int = RESAMPL
         if n is not None:
             examples[task] = n
         for i, cell in enumerate(scored):
-            key = (task, Row.of(cell.record), int(cell.record["seed"]))
-            if key in scores:
-                raise ValueError(f"two records for {key[0]} {key[1]} seed {key[2]}; keep one (e.g. {cell.path})")
+            key = (task, Row.of(cell.record), int(cell.record["seed"]))  # unique: check_cells refuses duplicates
             scores[key] = CellScore(float(cell.record["score"]), draws.get(i))
     partial = Board(tuple(cells), frame, tasks, scores, examples, {}, {}, resamples)
     signal = {}

@@ -4,6 +4,7 @@ reference. One panel per task and one for the GLUE average; error bars are the 9
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from suite.leaderboard.estimates import Estimate
 from suite.leaderboard.files import DIFFERENCE_PLOT, FLOPS_PLOT, SPEEDUP_PLOT
 from suite.leaderboard.rows import METHOD, REFERENCE, TRIVIAL, Row
 from suite.leaderboard.tables import table_budgets
+from suite.leaderboard.writing import write_atomic
 
 AVERAGE = "average"
 X_AXES = {
@@ -181,14 +183,15 @@ def _grid(n: int) -> tuple[Figure, np.ndarray, int]:
     return fig, axes, ncols
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def _png(fig: Figure, name: str) -> tuple[str, bytes]:
     # No "Software" text chunk (it names the matplotlib version): same records, same bytes where possible.
-    fig.savefig(path, dpi=110, metadata={"Software": None}, bbox_inches="tight")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None}, bbox_inches="tight")
     plt.close(fig)
-    return path
+    return name, buffer.getvalue()
 
 
-def plot_scores(board: Board, column: str, out_dir: Path) -> Path | None:
+def plot_scores(board: Board, column: str) -> tuple[str, bytes] | None:
     """Score against `column` ("fraction" or "speedup"); None when nothing can be plotted."""
     label, filename = X_AXES[column]
     shown = [(task, data) for task in panels(board) if (data := points(board, task, column))]
@@ -219,10 +222,10 @@ def plot_scores(board: Board, column: str, out_dir: Path) -> Path | None:
             marker = BUDGET_MARKERS[i % 7]
             extra[f"budget {budget:g}"] = plt.Line2D([], [], color="0.3", marker=marker, linestyle="none")
     _legend(fig, axes, ncols, extra)
-    return _save(fig, out_dir / filename)
+    return _png(fig, filename)
 
 
-def plot_differences(board: Board, out_dir: Path) -> Path | None:
+def plot_differences(board: Board) -> tuple[str, bytes] | None:
     """Per panel, every method row's difference to the reference with its 95% CI, grouped by budget."""
     rows = [r for b in table_budgets(board) for r in board.rows() if r.role == METHOD and r.budget == b]
     rows = [r for r in rows if not r.is_reference]
@@ -262,10 +265,20 @@ def plot_differences(board: Board, out_dir: Path) -> Path | None:
         ax.set_xlabel("difference to the reference (points, 95% CI)", fontsize=8)
         ax.grid(True, axis="x", alpha=0.3)
     _legend(fig, axes, ncols)
-    return _save(fig, out_dir / DIFFERENCE_PLOT)
+    return _png(fig, DIFFERENCE_PLOT)
 
 
-def write_plots(board: Board, out_dir: Path) -> list[Path]:
-    paths = [plot_scores(board, column, out_dir) for column in X_AXES]
-    paths.append(plot_differences(board, out_dir))
-    return [p for p in paths if p is not None]
+def render_plots(board: Board) -> dict[str, bytes]:
+    """File name -> PNG bytes of every plot there is something to draw for (none are written)."""
+    plots = [plot_scores(board, column) for column in X_AXES]
+    plots.append(plot_differences(board))
+    return dict(p for p in plots if p is not None)
+
+
+def write_plots(board: Board, out_dir: Path, mode: int | None = None) -> list[Path]:
+    """Render the plots and write them into `out_dir` (atomically, readable as the umask allows)."""
+    paths = []
+    for name, data in render_plots(board).items():
+        write_atomic(out_dir / name, data, mode)
+        paths.append(out_dir / name)
+    return paths

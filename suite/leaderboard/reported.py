@@ -1,7 +1,7 @@
 """Numbers reported in papers (BERT-base, GLUE dev), shown apart from anything this suite measured.
 
-Sources as listed in ../shared/REFERENCE.md; each table names its paper. These are facts quoted
-from the papers, never inputs to a ranking.
+Each table names its paper (authors, venue, arXiv id). These are facts quoted from the papers,
+never inputs to a ranking.
 """
 
 from __future__ import annotations

@@ -1,0 +1,97 @@
+"""Result files: the modes they are created with, damaged files on read, leftovers of killed runs."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from suite.results import (
+    Predictions,
+    RunResult,
+    predictions_path,
+    read_record,
+    read_records,
+    write_json_atomic,
+    write_record,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _result() -> RunResult:
+    return RunResult(method="dense", task="sst2", budget=1.0, seed=0, status="ok", config_hash="abc")
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize(("umask", "expected"), [(0o022, 0o644), (0o027, 0o640)])
+def test_record_and_sidecar_follow_the_umask(tmp_path, umask, expected):
+    # A fresh interpreter: the umask is read once, when suite.results is imported.
+    script = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from suite.results import Predictions, RunResult, write_record
+        result = RunResult(method="dense", task="sst2", budget=1.0, seed=0, status="ok", config_hash="abc")
+        write_record(Path({str(tmp_path / "r.json")!r}), result, Predictions("validation", [0, 1], [1, 1]))
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, preexec_fn=lambda: os.umask(umask))
+    record = tmp_path / "r.json"
+    assert _mode(record) == expected
+    assert _mode(predictions_path(record)) == expected
+
+
+def test_writes_in_process_use_the_imported_umask(tmp_path, monkeypatch):
+    monkeypatch.setattr("suite.results._UMASK", 0o022, raising=False)
+    write_json_atomic(tmp_path / "a.json", {"x": 1})
+    assert _mode(tmp_path / "a.json") == 0o644
+
+
+def test_read_record_gives_none_for_bytes_that_are_not_utf8(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_bytes(b'{"method": "dense", "note": "\xff\xfe"}')
+    assert read_record(path) is None
+
+
+def test_read_records_skips_undecodable_files_and_names_them(tmp_path):
+    write_record(tmp_path / "sst2" / "dense" / "good.json", _result(), Predictions("validation", [0], [0]))
+    undecodable = tmp_path / "sst2" / "dense" / "bytes.json"
+    undecodable.write_bytes(b"\xff\xfe\x00garbage")
+    truncated = tmp_path / "sst2" / "dense" / "half.json"
+    truncated.write_text('{"method": "de')
+    (tmp_path / "other.json").write_text('{"not": "a record"}')
+    assert [r["method"] for r in read_records(tmp_path)] == ["dense"]
+    skipped: list[Path] = []
+    assert len(read_records(tmp_path, skipped)) == 1
+    assert skipped == sorted([undecodable, truncated])
+
+
+def _age(path: Path, seconds: float) -> Path:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+    return path
+
+
+def test_clean_stale_temp_files_removes_only_old_temporaries(tmp_path):
+    from suite.results import clean_stale_temp_files
+
+    folder = tmp_path / "sst2" / "dense"
+    write_record(folder / "budget1_seed0.json", _result(), None)
+    old = folder / ".budget1_seed0.json.k1ll3d.tmp"
+    old.write_text("{")
+    _age(old, 7200)
+    fresh = folder / ".budget1_seed0.predictions.json.gz.wr1t1ng.tmp"
+    fresh.write_bytes(b"")
+    kept = _age(folder / "budget1_seed0.json", 7200)
+    assert clean_stale_temp_files(tmp_path, older_than_s=3600) == [old]
+    assert not old.exists() and fresh.exists() and kept.exists()
+    assert clean_stale_temp_files(tmp_path / "missing") == []

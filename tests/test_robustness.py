@@ -1,0 +1,169 @@
+"""Faults outside a cell do not stop the grid, names are not paths, bad input is one line.
+
+Each test here failed before the change it guards (a traceback, a lost record, or silence)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from suite.api import MethodInfo, PruningMethod
+from suite.cli import main
+from suite.data import get_task, read_tsv_split
+from suite.errors import DataError, SuiteError
+from suite.harness import Harness, expand_grid
+from suite.results import cell_path, read_record
+
+
+class _Plain(PruningMethod):
+    def prepare(self, model, ctx):
+        return model
+
+    def finalize(self, model, ctx):
+        return model
+
+
+def _info(name: str) -> MethodInfo:
+    return MethodInfo(name=name, summary="test plugin", budgeted=False)
+
+
+@pytest.fixture
+def small_harness(tmp_path, glue_dir, smoke_preset):
+    from dataclasses import replace
+
+    preset = replace(smoke_preset, tasks=("mrpc",), max_train_samples=16, max_eval_samples=16, latency_batches=(1,))
+    return Harness(preset, tmp_path / "results", glue_dir, tmp_path / "cache", progress=False)
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs/path", "a/b", "Bad Name", ".hidden", "x..y", "", "-dash"])
+def test_method_names_that_are_not_plain_folder_names_are_refused(isolated_registry, name):
+    with pytest.raises(SuiteError, match="is not allowed: use 1-64 lower-case letters"):
+        isolated_registry.register_method(_info(name))(_Plain)
+
+
+def test_plain_names_register(isolated_registry):
+    isolated_registry.register_method(_info("my-method_2.1"))(_Plain)
+    assert "my-method_2.1" in isolated_registry.list_methods()
+
+
+def test_faults_outside_run_cell_become_failed_records_and_the_grid_goes_on(small_harness, isolated_registry):
+    @isolated_registry.register_method(_info("t-init-raises"))
+    class InitRaises(_Plain):
+        def __init__(self, info, config=None):
+            raise RuntimeError("boom in __init__")
+
+    @isolated_registry.register_method(_info("t-unreachable-raises"))
+    class UnreachableRaises(_Plain):
+        def unreachable(self, model, reference, budget):
+            raise ValueError("boom in unreachable")
+
+    @isolated_registry.register_method(_info("t-exits"))
+    class Exits(_Plain):
+        def on_step_end(self, model, step, ctx):
+            raise SystemExit(3)
+
+    @dataclass(frozen=True)
+    class PathConfig:
+        where: Path = field(default_factory=lambda: Path("/tmp/somewhere"))
+
+    @isolated_registry.register_method(_info("t-path-config"))
+    class PathKnob(_Plain):
+        Config = PathConfig
+
+    names = ["t-init-raises", "t-unreachable-raises", "t-exits", "t-path-config", "dense"]
+    summary = small_harness.run(expand_grid(small_harness.preset, names))
+    status = {r.method: r.status for r in summary.ran}
+    assert status == {
+        "t-init-raises": "failed",
+        "t-unreachable-raises": "failed",
+        "t-exits": "failed",
+        "t-path-config": "ok",
+        "dense": "ok",
+    }
+    records = {name: read_record(cell_path(small_harness.results_dir, "mrpc", name, 1.0, 0)) for name in names}
+    assert "boom in __init__" in records["t-init-raises"]["error"]
+    assert "boom in unreachable" in records["t-unreachable-raises"]["error"]
+    assert records["t-exits"]["error"].startswith("SystemExit")
+    assert records["t-path-config"]["method_config"] == {"where": "/tmp/somewhere"}
+
+
+def test_a_results_path_that_cannot_take_records_is_refused_before_training(tmp_path, glue_dir, smoke_preset):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    harness = Harness(smoke_preset, blocker, glue_dir, tmp_path / "cache", progress=False)
+    with pytest.raises(SuiteError, match="is a file; pass --results-dir with a folder"):
+        harness.run(expand_grid(smoke_preset, ["dense"]))
+    results = tmp_path / "results"
+    cell_path(results, "sst2", "dense", 1.0, 0).mkdir(parents=True)
+    harness = Harness(smoke_preset, results, glue_dir, tmp_path / "cache", progress=False)
+    with pytest.raises(SuiteError, match="is a folder where the cell's record goes"):
+        harness.run(expand_grid(smoke_preset, ["dense"]))
+    assert not (tmp_path / "cache" / "teachers").exists()  # nothing trained
+
+
+def test_a_rerun_with_another_configuration_keeps_the_old_record_aside(small_harness, tmp_path, glue_dir):
+    cells = expand_grid(small_harness.preset, ["dense"])
+    small_harness.run(cells)
+    path = cell_path(small_harness.results_dir, "mrpc", "dense", 1.0, 0)
+    old_hash = read_record(path)["config_hash"]
+    from dataclasses import replace
+
+    preset = replace(small_harness.preset, max_train_samples=24)
+    again = Harness(preset, small_harness.results_dir, glue_dir, tmp_path / "cache", progress=False)
+    again.run(cells)
+    assert read_record(path)["config_hash"] != old_hash
+    kept = path.with_name(f"{path.stem}.{old_hash}.json.superseded")
+    assert json.loads(kept.read_text())["config_hash"] == old_hash
+    assert path.with_name(f"{path.stem}.{old_hash}.predictions.json.gz.superseded").exists()
+
+
+def test_non_utf8_tsv_is_a_data_error_with_file_and_line(glue_dir, tmp_path):
+    shutil.copytree(glue_dir / "SST-2", tmp_path / "SST-2")
+    path = tmp_path / "SST-2" / "train.tsv"
+    lines = path.read_bytes().split(b"\n")
+    lines[4] = b"caf\xe9 au lait\t1"  # latin-1, not UTF-8
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(DataError, match=r"train.tsv, line 5: byte 0xe9 is not UTF-8"):
+        read_tsv_split(get_task("sst2"), tmp_path, "train")
+
+
+def test_a_nan_regression_label_is_a_data_error(glue_dir, tmp_path):
+    shutil.copytree(glue_dir / "STS-B", tmp_path / "STS-B")
+    path = tmp_path / "STS-B" / "dev.tsv"
+    lines = path.read_text().splitlines(keepends=True)
+    fields = lines[2].rstrip("\n").split("\t")
+    lines[2] = "\t".join([*fields[:-1], "nan"]) + "\n"
+    path.write_text("".join(lines))
+    with pytest.raises(DataError, match=r"dev.tsv, line 3: label 'nan' is not a finite number"):
+        read_tsv_split(get_task("stsb"), tmp_path, "validation")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--epochs", "nan"], "error: run: argument --epochs: expected a finite number of epochs > 0"),
+        (["--epochs", "inf"], "error: run: argument --epochs: expected a finite number of epochs > 0"),
+        (["--learning-rate=-1e-4"], "error: run: argument --learning-rate: expected a finite number > 0"),
+        (["--budgets", ","], "error: run: argument --budgets: expected at least one value"),
+        (["--seeds", ""], "error: run: argument --seeds: expected at least one value"),
+        (["--tasks", ""], "error: run: argument --tasks: expected at least one value"),
+        (["--max-eval-samples", "1"], "error: --max-eval-samples must be at least 2"),
+    ],
+)
+def test_input_checks_are_one_line_and_exit_2(capsys, tmp_path, argv, message):
+    try:
+        code = main(["run", "--preset", "smoke", "--results-dir", str(tmp_path / "r"), *argv])
+    except SystemExit as exc:  # argparse's own checks exit from inside main
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip().startswith(message) and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_bench_latency_budgets_are_checked(capsys):
+    assert main(["bench", "latency", "--model", "tiny", "--budgets", "0,2"]) == 2
+    assert "error: budget 0 is outside (0, 1]" in capsys.readouterr().err
