@@ -262,7 +262,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(
         f"done: {summary.count('ok')} ok, {summary.count('over_budget')} over budget, "
         f"{summary.count('failed')} failed, {len(summary.skipped)} already finished (skipped), "
-        f"{len(summary.unreachable)} unreachable by design (not run)",
+        + (f"{len(summary.busy)} being computed by another run (left to it), " if summary.busy else "")
+        + f"{len(summary.unreachable)} unreachable by design (not run)",
         file=sys.stderr,
     )
     if summary.unreachable and not summary.ran and not summary.skipped:

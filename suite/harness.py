@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding
@@ -60,6 +61,7 @@ log = logging.getLogger("suite")
 TEACHER_METHOD = "teacher"  # plain fine-tuning for S steps (methods/teacher)
 CALIBRATION_BATCHES = 4
 FINISHED = ("ok", "over_budget")
+LOCKS_DIR = ".locks"
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class GridSummary:
     skipped: list[Cell] = field(default_factory=list)
     # Cells the method cannot reach by design (PruningMethod.unreachable), with the reason: not run.
     unreachable: list[tuple[Cell, str]] = field(default_factory=list)
+    busy: list[Cell] = field(default_factory=list)  # being computed by another run at the time: left to it
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.ran)
@@ -316,8 +319,7 @@ class Harness:
             if reason:
                 plan.unreachable.append((cell, reason))
                 continue
-            existing = read_record(cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed))
-            if existing and existing.get("status") in FINISHED and existing.get("config_hash") == config_hash(config):
+            if self._finished(cell, config):
                 plan.skipped.append(cell)
             else:
                 plan.to_run.append((cell, method, config))
@@ -342,13 +344,39 @@ class Harness:
         bar = tqdm(plan.to_run, desc="cells", unit="cell", disable=not self.progress)
         for index, (cell, method, config) in enumerate(bar):
             bar.set_postfix_str(cell.label)
-            result, evaluation = self.run_cell(cell, method, config)
-            self._write(cell, result, _predictions(get_task(cell.task), evaluation))
+            lock = self._cell_lock(cell)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:  # another run on this results folder is computing it now
+                log.info("%s: being computed by another run; skipped", cell.label)
+                summary.busy.append(cell)
+                continue
+            try:
+                if self._finished(cell, config):  # that other run finished it while this one waited
+                    summary.skipped.append(cell)
+                    continue
+                result, evaluation = self.run_cell(cell, method, config)
+                self._write(cell, result, _predictions(get_task(cell.task), evaluation))
+            finally:
+                lock.release()
             summary.ran.append(result)
             if on_result is not None:
                 remaining = pending[index + 1 :]
                 on_result(result, GridProgress(index + 1, len(pending), estimate_remaining_s(summary.ran, remaining)))
         return summary
+
+    def _cell_lock(self, cell: Cell) -> FileLock:
+        """One lock file per cell under `<results>/.locks/`, so two runs on one results folder never
+        compute the same cell twice (lock files stay; they hold no data and no reader looks there)."""
+        path = cell_path(self.results_dir / LOCKS_DIR, cell.task, cell.method, cell.budget, cell.seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(path.with_suffix(".lock"))
+
+    def _finished(self, cell: Cell, config: dict[str, Any]) -> bool:
+        existing = read_record(cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed))
+        return bool(
+            existing and existing.get("status") in FINISHED and existing.get("config_hash") == config_hash(config)
+        )
 
     def _write(self, cell: Cell, result: RunResult, predictions: Predictions | None) -> None:
         """Write a cell's record (and predictions). A finished record of another configuration is

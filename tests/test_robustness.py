@@ -167,3 +167,15 @@ def test_input_checks_are_one_line_and_exit_2(capsys, tmp_path, argv, message):
 def test_bench_latency_budgets_are_checked(capsys):
     assert main(["bench", "latency", "--model", "tiny", "--budgets", "0,2"]) == 2
     assert "error: budget 0 is outside (0, 1]" in capsys.readouterr().err
+
+
+def test_a_cell_another_run_is_computing_is_left_to_it(small_harness):
+    from filelock import FileLock
+
+    cells = expand_grid(small_harness.preset, ["dense"])
+    small_harness.preflight(cells)
+    with FileLock(small_harness._cell_lock(cells[0]).lock_file):  # as another process would hold it
+        summary = small_harness.run(cells)
+    assert summary.busy == cells and not summary.ran
+    assert read_record(cell_path(small_harness.results_dir, "mrpc", "dense", 1.0, 0)) is None
+    assert small_harness.run(cells).count("ok") == 1  # the lock released: computed now
