@@ -179,3 +179,26 @@ def test_a_cell_another_run_is_computing_is_left_to_it(small_harness):
     assert summary.busy == cells and not summary.ran
     assert read_record(cell_path(small_harness.results_dir, "mrpc", "dense", 1.0, 0)) is None
     assert small_harness.run(cells).count("ok") == 1  # the lock released: computed now
+
+
+def test_changed_data_is_a_new_teacher_and_new_cells(tmp_path, glue_dir, smoke_preset):
+    from dataclasses import replace
+
+    from suite.registry import get_method
+
+    preset = replace(smoke_preset, tasks=("sst2",))
+    changed = tmp_path / "glue"
+    shutil.copytree(glue_dir / "SST-2", changed / "SST-2")
+    dev = changed / "SST-2" / "dev.tsv"
+    lines = dev.read_text().splitlines(keepends=True)
+    sentence, label = lines[1].rstrip("\n").split("\t")
+    lines[1] = f"{sentence}\t{1 - int(label)}\n"  # one dev label differs, nothing else
+    dev.write_text("".join(lines))
+    cell = expand_grid(preset, ["ksp"])[0]
+    configs = []
+    for folder in (glue_dir, changed):
+        harness = Harness(preset, tmp_path / "r", folder, tmp_path / "cache", progress=False)
+        harness.preflight([cell])
+        configs.append(harness.cell_config(cell, get_method("ksp")))
+    assert configs[0]["teacher"] != configs[1]["teacher"]  # the cached teacher is not reused
+    assert configs[0]["data"]["data_sha256"] != configs[1]["data"]["data_sha256"]
