@@ -1,7 +1,9 @@
-"""The on-disk teacher cache: one dense fine-tuned model per (model, task, seed, training config).
+"""The on-disk teacher cache: one dense fine-tuned model per (model, task, seed, training config,
+data content hash, device type, precision).
 
-Every method that distils uses the same cached teacher, and the `dense` method's cells reuse it,
-so the dense row of the leaderboard is exactly the model that teaches the others.
+Every method that distils or starts from the teacher uses the same cached model, and the `teacher`
+method's cells reuse it, so the teacher row of the leaderboard is exactly the model that teaches
+the others.
 
 Layout under `<cache>/teachers/`: `<key>/` (the `save_pretrained` files and `teacher.json`), `<key>.lock`
 (held while one process checks, trains and saves that key, so concurrent runs on one cache train it
