@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from suite.data import describe_source, get_task, glue_dir_from_env
+    from suite.data import get_task
     from suite.device import Placement
     from suite.harness import Harness, expand_grid
     from suite.presets import get_preset
@@ -214,12 +214,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     load_plugins(args.plugins)
     methods = resolve_method_names(args.methods)
-    glue_dir = glue_dir_from_env(args.glue_dir)
-    if glue_dir is not None and not glue_dir.is_dir():
-        raise SuiteError(
-            f"GLUE directory {glue_dir} does not exist; pass --glue-dir DIR or set GLUE_DIR to a glue_data folder"
-        )
-    print(f"data: {describe_source(glue_dir)}", file=sys.stderr)
+    glue_dir = _data_source(args.glue_dir)
     results_dir = args.results_dir or Path("results") / preset.name
     print(
         f"device: {placement.record['type']} ({placement.record['name']}), precision {placement.precision}",
@@ -287,9 +282,23 @@ def _left(seconds: float | None) -> str:
     return f"about {minutes / 60:.1f} h left"
 
 
+def _data_source(explicit: Path | None) -> Path | None:
+    """--glue-dir, else GLUE_DIR, else None (the hub); a missing folder is a one-line error. Says which
+    source is read: the first line of a run."""
+    from suite.data import describe_source, glue_dir_from_env
+
+    glue_dir = glue_dir_from_env(explicit)
+    if glue_dir is not None and not glue_dir.is_dir():
+        raise SuiteError(
+            f"GLUE directory {glue_dir} does not exist; pass --glue-dir DIR or set GLUE_DIR to a glue_data folder"
+        )
+    print(f"data: {describe_source(glue_dir)}", file=sys.stderr)
+    return glue_dir
+
+
 def cmd_baselines(args: argparse.Namespace) -> int:
     """The `trivial` rows alone: `run` writes them too, this adds them to results made without them."""
-    from suite.data import describe_source, get_task, glue_dir_from_env
+    from suite.data import get_task
     from suite.harness import Harness
     from suite.presets import get_preset
     from suite.teacher import default_cache_dir
@@ -299,12 +308,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
         max_train_samples=args.max_train_samples,
         max_eval_samples=args.max_eval_samples,
     )
-    glue_dir = glue_dir_from_env(args.glue_dir)
-    if glue_dir is not None and not glue_dir.is_dir():
-        raise SuiteError(
-            f"GLUE directory {glue_dir} does not exist; pass --glue-dir DIR or set GLUE_DIR to a glue_data folder"
-        )
-    print(f"data: {describe_source(glue_dir)}", file=sys.stderr)
+    glue_dir = _data_source(args.glue_dir)
     results_dir = args.results_dir or Path("results") / preset.name
     harness = Harness(preset, results_dir, glue_dir, default_cache_dir(), progress=False)
     for task in preset.tasks:

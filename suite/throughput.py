@@ -40,9 +40,12 @@ class TaskThroughput:
 
 
 def _spread(batches: list[dict], count: int) -> list[dict]:
-    """`count` batches evenly spaced over an epoch: a length-grouped epoch starts with its longest."""
-    step = max(1, len(batches) // count)
-    return batches[::step][:count]
+    """`count` batches whose padded lengths stand for the whole epoch: the epoch's batches sorted by
+    length, taken at evenly spaced quantiles. Taking them by position would not do: a length-grouped
+    epoch is sorted within each megabatch, so every k-th batch is biased towards one end."""
+    ordered = sorted(batches, key=lambda b: int(b["input_ids"].shape[1]))
+    count = min(count, len(ordered))
+    return [ordered[int((i + 0.5) * len(ordered) / count)] for i in range(count)]
 
 
 def task_throughput(
