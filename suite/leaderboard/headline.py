@@ -16,6 +16,7 @@ from suite.leaderboard.estimates import Estimate
 from suite.leaderboard.notes import signal_flags
 from suite.leaderboard.rows import REFERENCE, REFERENCE_BUDGET, TEACHER, TRIVIAL
 from suite.leaderboard.tables import table_budgets
+from suite.leaderboard.training_rule import violations
 
 
 def _gap(difference: Estimate) -> str:
@@ -58,13 +59,7 @@ def _orientation(board: Board) -> str:
 
 def headline_lines(board: Board) -> list[str]:
     lines = []
-    for task in board.tasks:
-        check = board.lineage[task]
-        if not check.consistent:
-            lines.append(
-                f"- ⚠ **Training rule violated on {task}**: method rows trained for different lineage steps"
-                f" ({check.mismatch()}); rankings that include {task} are not like-for-like."
-            )
+    lines += [f"- {warning}" for warning in violations(board.tasks, board.lineage)]
     lines += [f"- {note}" for note in signal_flags(board)]
     lines.append(_orientation(board))
     reference = board.average(REFERENCE)

@@ -11,7 +11,7 @@ from suite.leaderboard.board import Board
 from suite.leaderboard.rows import Row
 from suite.leaderboard.signal_check import NO_SIGNAL, NOT_RUN, SIGNAL
 from suite.leaderboard.tables import table_rows
-from suite.leaderboard.training_rule import LEGACY_NOTE
+from suite.leaderboard.training_rule import LEGACY_NOTE, violations
 
 
 def seeds_line(board: Board, budget: float) -> str:
@@ -106,13 +106,7 @@ def signal_notes(board: Board) -> list[str]:
 
 def training_notes(board: Board) -> list[str]:
     notes = []
-    for task in board.tasks:
-        check = board.lineage[task]
-        if not check.consistent:
-            notes.append(
-                f"⚠ **Training rule violated on {task}**: its method rows trained for different lineage steps"
-                f" ({check.mismatch()}); their scores compare training lengths as well as methods."
-            )
+    notes += violations(board.tasks, board.lineage)
     legacy = {task: board.lineage[task].legacy for task in board.tasks if board.lineage[task].legacy}
     if legacy and not any(board.lineage[t].steps for t in board.tasks):
         notes.append(f"Training rule: these records predate it ({LEGACY_NOTE}).")

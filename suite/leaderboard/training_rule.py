@@ -58,3 +58,13 @@ def check_lineage(frame: pd.DataFrame, task: str) -> LineageCheck:
             legacy.append(row)
     teacher = ok[ok.role == TEACHER].lineage_steps.dropna()
     return LineageCheck(task, steps, tuple(legacy), tuple(sorted({int(v) for v in teacher})))
+
+
+def violations(tasks: list[str], checks: dict[str, LineageCheck]) -> list[str]:
+    """One warning per task whose method rows differ in lineage steps (headline and tables alike)."""
+    return [
+        f"⚠ **Training rule violated on {task}**: its method rows trained for different lineage steps"
+        f" ({checks[task].mismatch()}); their scores compare training lengths as well as methods."
+        for task in tasks
+        if not checks[task].consistent
+    ]
