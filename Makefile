@@ -2,8 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# GLUE: GLUE_DIR=... when given; else ../shared/glue_data where that folder exists (this project's
-# own machines); else GLUE_DIR stays unset and the suite reads the hub dataset nyu-mll/glue.
+# GLUE: GLUE_DIR=... when given; else a glue_data folder in a `shared` folder beside the checkout,
+# where one exists; else GLUE_DIR stays unset and the suite reads the hub dataset nyu-mll/glue.
 ifneq ($(wildcard ../shared/glue_data/.),)
 GLUE_DIR ?= $(abspath ../shared/glue_data)
 endif
