@@ -34,7 +34,7 @@ from suite.device import CPU, Placement
 from suite.errors import SuiteError
 from suite.evaluation import Evaluation, evaluate
 from suite.flops import FlopReport, budget_fraction, count_flops, linear_compression, training_flops
-from suite.latency import measure_latency
+from suite.latency_memo import LatencyMemo
 from suite.lineage import Lineage, method_lineage, teacher_lineage
 from suite.metrics import primary_score
 from suite.models import load_model, load_tokenizer
@@ -171,6 +171,7 @@ class Harness:
         self._reference: dict[str, FlopReport] = {}
         self._reference_models: dict[str, nn.Module] = {}
         self._provenance: dict[str, Any] | None = None
+        self.latency = LatencyMemo(preset.flop_seq_len, preset.latency_batches, preset.latency_repeats, placement)
 
     # ----- shared, cached inputs -------------------------------------------------------------
     @property
@@ -525,14 +526,8 @@ class Harness:
             "encoder_linear_density": report.encoder_linear_nonzero / reference.encoder_linear_weights,
             "reference_total": reference.params_total,
         }
-        result.latency_ms = measure_latency(
-            model,
-            self.preset.flop_seq_len,
-            self.preset.latency_batches,
-            repeats=self.preset.latency_repeats,
-            reference=self.reference_model(cell.task),  # timed side by side: `speedup` is a same-run ratio
-            placement=self.placement,
-        )
+        # Timed once per distinct architecture in this run; the record says whether it was reused.
+        result.latency_ms = self.latency.measure(model, cell.label, reference=self.reference_model(cell.task))
         result.status = "ok" if Budget(cell.budget).allows(fraction) else "over_budget"
         if result.status == "over_budget":
             result.error = f"effective FLOP fraction {fraction:.4f} exceeds budget {cell.budget:g} (+1%)"

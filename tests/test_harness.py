@@ -99,6 +99,12 @@ def test_dense_records_have_every_field_and_resume_skips(harness, smoke_preset, 
         assert 0.0 <= record["score"] <= 100.0
         assert record["latency_ms"]["batch_1"] > 0 and record["latency_ms"]["device"] == "cpu"
         assert record["teacher"] is None  # plain fine-tuning: no teacher
+    # Both dense models have the same shapes: timed once (first cell), reused by the second.
+    latency = {r["task"]: r["latency_ms"] for r in records}
+    assert latency["sst2"]["reused"] is False and latency["sst2"]["timed_in"] == "sst2/dense/b1/s0"
+    assert latency["mrpc"]["reused"] is True and latency["mrpc"]["timed_in"] == "sst2/dense/b1/s0"
+    assert latency["mrpc"]["architecture"] == latency["sst2"]["architecture"]
+    assert latency["mrpc"]["batch_1"] == latency["sst2"]["batch_1"]
     trivial = [r for r in read_records(tmp_path / "results") if r["role"] == "trivial"]
     assert sorted(r["task"] for r in trivial) == ["mrpc", "sst2"]
     again = Harness(smoke_preset, tmp_path / "results", harness.glue_dir, tmp_path / "cache", progress=False)

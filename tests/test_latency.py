@@ -53,3 +53,46 @@ def test_reference_is_timed_beside_the_model_and_gives_the_speedup():
     for key in ("batch_1", "batch_4"):
         assert latency["speedup"][key] == pytest.approx(latency["reference"][key] / latency[key])
     assert "reference" not in measure_latency(model, 16, (1,), warmup=0, repeats=1)
+
+
+def test_the_architecture_key_follows_shapes_and_sparse_nonzeros_not_values():
+    from suite.latency_memo import architecture_key
+
+    a, b = tiny(), tiny()
+    with torch.no_grad():
+        for p in b.parameters():
+            p.mul_(2.0)  # other values, same shapes
+    assert architecture_key(a) == architecture_key(b)
+    shallower = tiny()
+    drop_layers(shallower, [0])
+    assert architecture_key(shallower) != architecture_key(a)
+    # Sparse enough for CSR kernels: the per-matrix nonzero count is part of the key.
+    sparse_a, sparse_b = tiny(), tiny()
+    EncoderMasks(sparse_a).prune_by_magnitude(0.9)
+    EncoderMasks(sparse_b).prune_by_magnitude(0.9)
+    with torch.no_grad():
+        for p in sparse_b.parameters():
+            p.neg_()  # the same nonzero counts
+    assert architecture_key(sparse_a) == architecture_key(sparse_b)
+    sparser = tiny()
+    EncoderMasks(sparser).prune_by_magnitude(0.95)
+    assert architecture_key(sparser) != architecture_key(sparse_a)
+    assert architecture_key(a, reference=a) != architecture_key(a)
+
+
+def test_the_memo_times_each_architecture_once_and_says_which_cell_it_reuses():
+    from suite.latency_memo import LatencyMemo
+
+    memo = LatencyMemo(seq_len=16, batch_sizes=(1, 2), repeats=1)
+    reference = tiny()
+    first = memo.measure(tiny(), "sst2/dense/b1/s0", reference=reference)
+    second = memo.measure(tiny(), "sst2/dense/b1/s1", reference=reference)
+    assert first["reused"] is False and second["reused"] is True
+    assert first["timed_in"] == second["timed_in"] == "sst2/dense/b1/s0"
+    assert second["batch_2"] == first["batch_2"] and second["speedup"] == first["speedup"]
+    second["speedup"]["batch_1"] = -1.0  # a reused dict is a copy: editing it leaves the memo alone
+    assert memo.measure(tiny(), "x", reference=reference)["speedup"]["batch_1"] > 0
+    other = tiny()
+    drop_layers(other, [0])
+    third = memo.measure(other, "sst2/layers/b0.5/s0", reference=reference)
+    assert third["reused"] is False and len(memo) == 2

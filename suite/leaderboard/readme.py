@@ -32,9 +32,18 @@ FLOP_RULE = """\
 - Budget b: effective FLOPs ≤ b × dense FLOPs of the unpruned model, with 1% tolerance. A cell over
   it is stored as `over_budget` and left out of every mean. Attention products are not reduced by
   weight sparsity, so on MiniLM-L6 at n = 128 budget 0.1 needs about 95% sparse linear layers.
-- Speedup: median batch-32 CPU latency of the unpruned model divided by that of the finalized
-  model, both timed in the same cell, interleaved; sparse models also run with CSR sparse kernels
-  and the faster kernel counts (`kernel` in the CSV)."""
+- Speedup: median batch-32 latency of the unpruned model divided by that of the finalized model,
+  on the cell's device, both timed in the same run, interleaved; sparse models also run with CSR
+  sparse kernels on the CPU and the faster kernel counts (`kernel` in the CSV). Each distinct
+  architecture (tensor shapes, and each encoder matrix's nonzero count where CSR kernels are tried)
+  is timed once per run; later cells with the same one reuse its figures (`latency_ms.reused` in the CSV)."""
+
+
+def _reuse(records: list[dict]) -> str:
+    """How many cells were timed and how many reused the timing of an identical architecture."""
+    timed = [r["latency_ms"] for r in records if r.get("latency_ms")]
+    reused = sum(bool(latency.get("reused")) for latency in timed)
+    return f"{len(timed) - reused} cells timed, {reused} reused the figures of an identical architecture in their run"
 
 
 def _distinct(values: Iterable[Any]) -> list[Any]:
@@ -220,7 +229,9 @@ def render_readme(board: Board, title: str = "Leaderboard") -> str:
     versions = _distinct(r.get("versions") for r in records)
     hardware = _distinct(r.get("hardware") for r in records)
     latency_keys = ("seq_len", "threads", "repeats")
-    latency = _distinct({k: (r.get("latency_ms") or {}).get(k) for k in latency_keys} for r in records)
+    latency = _distinct(
+        {k: (r.get("latency_ms") or {}).get(k) for k in latency_keys} for r in records if r.get("latency_ms")
+    )
     legacy_training = _legacy_training(board)
     trained = [r for r in records if role_of(r) != "trivial"]  # a trivial row runs on no device
     parts = [
@@ -282,7 +293,7 @@ def render_readme(board: Board, title: str = "Leaderboard") -> str:
         "## Provenance",
         "",
         f"- Suite commits: {_join(r.get('git_sha') for r in records)}.",
-        f"- Latency settings: {_join(latency)}.",
+        f"- Latency settings: {_join(latency)}; {_reuse(trained)}.",
         "- Versions:",
         *(f"  - `{json.dumps(v, sort_keys=True)}`" for v in versions),
         "- Hardware:",
