@@ -106,9 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--precision",
-        choices=["fp32", "bf16", "fp16"],
-        default="fp32",
-        help="autocast dtype of forward passes (weights, masks and losses stay fp32; fp16 on CUDA only)",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        default="auto",
+        help="autocast dtype of forward passes; auto (default): bf16 where the device computes it natively,"
+        " else fp32 (weights, masks and losses stay fp32; fp16 on CUDA only)",
     )
     run.add_argument(
         "--batching",
@@ -152,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--preset", default="cpu", help="throughput: whose data, schedule and model (default: cpu)")
     bench.add_argument("--device", default="auto", help="throughput: auto | cpu | cuda | cuda:N | mps")
     bench.add_argument(
-        "--precision", choices=["fp32", "bf16", "fp16"], default="bf16", help="throughput: candidate precision"
+        "--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto", help="throughput: candidate precision"
     )
     bench.add_argument(
         "--batching", choices=["random", "length"], default="length", help="throughput: candidate batching"

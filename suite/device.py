@@ -1,5 +1,5 @@
 """Where and in which precision a cell runs: `--device auto|cpu|cuda|cuda:N|mps` and
-`--precision fp32|bf16|fp16`.
+`--precision auto|fp32|bf16|fp16`.
 
 Weights, optimizer state, masks, scores, top-k selections and losses stay fp32 in every precision;
 bf16 and fp16 apply to forward passes through autocast only. fp16 needs a gradient scaler and is
@@ -19,6 +19,7 @@ import torch
 from suite.errors import SuiteError
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+AUTO = "auto"
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -48,9 +49,45 @@ def resolve_device(spec: str = "auto") -> torch.device:
     return torch.device("cuda", index)
 
 
+def has_native_cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (x86 AVX512-BF16 or AMX, Arm BF16).
+
+    Without it, autocast emulates bf16 and runs slower than fp32. The flags are read from
+    /proc/cpuinfo (Linux); elsewhere the answer is no.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return bool({"avx512_bf16", "amx_bf16", "bf16"} & set(value.split()))
+    except OSError:
+        return False
+    return False
+
+
+def default_precision(device: torch.device) -> str:
+    """`--precision auto`: bf16 where the device computes it natively, else fp32.
+
+    Measured on the quick preset (MiniLM-L6, SST-2 and MRPC, dense and ksp, seeds 0-2, fp32 vs bf16
+    autocast): no score moved beyond seed noise, and training ran about 1.5x faster on a CPU with
+    AVX512-BF16. bf16 keeps fp32's exponent range, so no loss scaling is needed on any device.
+    fp16 is never chosen automatically (it needs loss scaling and was not measured here); Apple
+    GPUs stay in fp32 (their autocast was not measured here).
+    """
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        return "bf16" if has_native_cpu_bf16() else "fp32"
+    return "fp32"
+
+
 def check_precision(precision: str, device: torch.device) -> str:
+    """The precision a cell runs in: `auto` resolved for `device`, an explicit one checked against it."""
+    if precision == AUTO:
+        return default_precision(device)
     if precision not in PRECISIONS:
-        raise SuiteError(f"--precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+        raise SuiteError(f"--precision {precision!r} is not one of {AUTO}, {', '.join(PRECISIONS)}")
     if precision == "fp16" and device.type != "cuda":
         raise SuiteError(f"--precision fp16 needs a CUDA GPU (gradient scaling); on {device.type} use bf16 or fp32")
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
@@ -86,7 +123,7 @@ class Placement:
     precision: str = "fp32"
 
     @classmethod
-    def from_flags(cls, device: str = "auto", precision: str = "fp32") -> Placement:
+    def from_flags(cls, device: str = "auto", precision: str = AUTO) -> Placement:
         resolved = resolve_device(device)
         return cls(resolved, check_precision(precision, resolved))
 

@@ -44,8 +44,36 @@ def test_auto_is_the_cpu_here_and_autocast_runs_bf16_matmuls():
     with Placement.from_flags("cpu", "fp32").autocast():
         assert (a @ b).dtype == torch.float32
     assert placement.grad_scaler() is None  # bf16 keeps fp32's range: no loss scaling
-    with pytest.raises(SuiteError, match="not one of fp32, bf16, fp16"):
+    with pytest.raises(SuiteError, match="not one of auto, fp32, bf16, fp16"):
         Placement.from_flags("cpu", "fp8")
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_is_bf16_only_on_a_cpu_that_computes_it_natively(monkeypatch, native, expected):
+    from suite import device
+
+    monkeypatch.setattr(device, "has_native_cpu_bf16", lambda: native)
+    assert Placement.from_flags("cpu", "auto").precision == expected
+    assert Placement.from_flags("cpu").precision == expected  # auto is the default
+    assert device.default_precision(torch.device("mps")) == "fp32"
+    assert Placement.from_flags("cpu", "fp32").precision == "fp32"  # an explicit choice is kept
+
+
+def test_native_bf16_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
+    import builtins
+
+    from suite import device
+
+    real_open = builtins.open
+    for flags, expected in (("fpu avx512f avx512_bf16 sse", True), ("fpu avx2 sse", False), (None, False)):
+        cpuinfo = tmp_path / "cpuinfo"
+        cpuinfo.write_text("processor\t: 0\n" + (f"flags\t\t: {flags}\n" if flags else ""))
+
+        def fake_open(path, *args, _file=cpuinfo, **kwargs):
+            return real_open(_file if path == "/proc/cpuinfo" else path, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", fake_open)
+        assert device.has_native_cpu_bf16() is expected, flags
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -59,6 +87,20 @@ def test_smoke_cells_on_an_explicit_cpu_record_device_and_precision(capsys, tmp_
     assert record["device"]["type"] == "cpu" and record["device"]["name"]
     assert record["latency_ms"]["device"] == "cpu" and record["latency_ms"]["precision"] == precision
     assert record["run_config"]["precision"] == precision and record["run_config"]["device"] == "cpu"
+    assert record["run_config"]["train"]["group_by_length"] is True  # length-grouped batches by default
+
+
+def test_a_run_without_flags_records_the_resolved_default_precision(capsys, tmp_path, glue_dir):
+    from suite.device import default_precision
+
+    argv = ["run", "--preset", "smoke", "--methods", "dense", "--tasks", "mrpc", "--glue-dir", str(glue_dir)]
+    argv += ["--max-train-samples", "16", "--max-eval-samples", "8", "--batching", "random"]
+    argv += ["--results-dir", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"), "--no-progress"]
+    assert main(argv) == 0, capsys.readouterr().err
+    record = json.loads((tmp_path / "r" / "mrpc" / "dense" / "budget1_seed0.json").read_text())
+    expected = default_precision(resolve_device("auto"))
+    assert record["precision"] == expected and f"precision {expected}" in capsys.readouterr().err
+    assert record["run_config"]["train"]["group_by_length"] is False  # --batching random
 
 
 @pytest.fixture(scope="module")
