@@ -34,6 +34,16 @@ def _csv(kind: type):
     return parse
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got '{text}'")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -117,6 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="training batches: random, or grouped by length (reshuffled per epoch); default: the preset's",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local (default): the cells one after another in this process; ray: as Ray tasks",
+    )
+    run.add_argument("--ray-address", help="ray: join a running cluster ('auto' or ray://HOST:PORT)")
+    run.add_argument("--workers", type=int, help="ray: start a local cluster for N cells at once (default: CPUs)")
+    run.add_argument("--cpus-per-cell", type=_positive_float, help="ray: CPUs reserved per cell (default 1)")
+    run.add_argument("--gpus-per-cell", type=_non_negative_float, help="ray: GPUs per cell, fractions allowed")
+    run.add_argument("--max-retries", type=int, help="ray: retries of a cell whose worker died (default 2)")
 
     baselines = sub.add_parser(
         "baselines", help="write the trivial-baseline rows (majority class / constant) of a preset's tasks"
@@ -174,13 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from suite.data import get_task
-    from suite.device import Placement
     from suite.harness import Harness, expand_grid
     from suite.presets import get_preset
     from suite.registry import load_plugins, resolve_method_names
     from suite.teacher import default_cache_dir
 
-    placement = Placement.from_flags(args.device, args.precision)
+    ray_options = _ray_options(args)
+    placement = _placement(args, ray_options)
     preset = get_preset(args.preset)
     for budget in args.budgets or ():
         if not 0.0 < budget <= 1.0:
@@ -218,7 +239,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     glue_dir = _data_source(args.glue_dir)
     results_dir = args.results_dir or Path("results") / preset.name
     print(
-        f"device: {placement.record['type']} ({placement.record['name']}), precision {placement.precision}",
+        f"device: {placement.record['type']} ({placement.record['name']}), precision {placement.precision}"
+        if ray_options is None
+        else f"device: {placement.device.type} on the Ray workers, precision {placement.precision}",
         file=sys.stderr,
     )
     harness = Harness(
@@ -249,7 +272,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    summary = harness.run(cells, on_result=report)
+    if ray_options is None:
+        summary = harness.run(cells, on_result=report)
+    else:
+        from suite.cell_worker import spec_for
+        from suite.ray_executor import run_on_ray
+
+        threads = max(1, int(ray_options.cpus_per_cell))
+        spec = spec_for(harness, tuple(args.plugins), threads, placement.device.type)
+        summary = run_on_ray(harness, cells, ray_options, spec, on_result=report)
+        print(f"cell logs in {results_dir / 'logs'}", file=sys.stderr)
     for cell, reason in summary.unreachable:
         print(
             f"{cell.task:6s} {cell.method:12s} budget {cell.budget:<5g} seed {cell.seed}: not run: {reason}",
@@ -269,6 +301,59 @@ def cmd_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1 if summary.any_failed else 0
+
+
+def _ray_options(args: argparse.Namespace):
+    """The Ray executor's options, or None for the in-process executor (whose flags are refused)."""
+    ray_flags = {
+        "--ray-address": args.ray_address,
+        "--workers": args.workers,
+        "--cpus-per-cell": args.cpus_per_cell,
+        "--gpus-per-cell": args.gpus_per_cell,
+        "--max-retries": args.max_retries,
+    }
+    given = [name for name, value in ray_flags.items() if value is not None]
+    if args.executor != "ray":
+        if given:
+            raise SuiteError(f"{', '.join(given)} apply to --executor ray only; add --executor ray or drop them")
+        return None
+    from suite.ray_executor import RayOptions, import_ray
+
+    import_ray()  # a missing Ray is one line before anything else happens
+    if args.ray_address and args.workers is not None:
+        raise SuiteError("--workers starts a local Ray cluster; with --ray-address the cluster's size is its own")
+    if args.workers is not None and args.workers < 1:
+        raise SuiteError(f"--workers must be at least 1, got {args.workers}")
+    if args.max_retries is not None and args.max_retries < 0:
+        raise SuiteError(f"--max-retries must be 0 or more, got {args.max_retries}")
+    return RayOptions(
+        address=args.ray_address,
+        workers=args.workers,
+        cpus_per_cell=args.cpus_per_cell or 1.0,
+        gpus_per_cell=args.gpus_per_cell or 0.0,
+        max_retries=2 if args.max_retries is None else args.max_retries,
+    )
+
+
+def _placement(args: argparse.Namespace, ray_options):
+    """Device and precision of the cells. On Ray the cells run on the workers: `auto` means a GPU when
+    cells are given GPUs, and the driver (which may have none) does not check the device itself."""
+    import torch
+
+    from suite.device import Placement, check_precision
+
+    if ray_options is None or not ray_options.gpus_per_cell:
+        if ray_options is not None and args.device not in ("auto", "cpu"):
+            raise SuiteError(f"--device {args.device} on Ray needs --gpus-per-cell (Ray hands GPUs to tasks)")
+        return Placement.from_flags("cpu" if ray_options is not None else args.device, args.precision)
+    if args.device not in ("auto", "cuda"):
+        raise SuiteError(f"--gpus-per-cell runs cells on CUDA GPUs; --device {args.device} does not match")
+    device = torch.device("cuda")
+    if torch.cuda.is_available():
+        return Placement(device, check_precision(args.precision, device))
+    # No GPU here to ask: auto means bf16 (every GPU generation since Ampere has it); a worker whose
+    # GPU lacks it fails its cells with that reason.
+    return Placement(device, "bf16" if args.precision == "auto" else args.precision)
 
 
 def _left(seconds: float | None) -> str:
@@ -464,3 +549,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SuiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished cells are kept; rerun the same command to resume", file=sys.stderr)
+        return 130

@@ -97,7 +97,8 @@ def check_precision(precision: str, device: torch.device) -> str:
 
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
+        # A Ray driver plans GPU cells on a head node that may have no GPU: the workers name theirs.
+        return torch.cuda.get_device_name(device) if torch.cuda.is_available() else "not visible to this process"
     if device.type == "mps":
         return "Apple GPU (MPS)"
     return _cpu_model() or platform.processor() or platform.machine()

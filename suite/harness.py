@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import socket
 import tempfile
 import time
 import traceback
@@ -95,6 +96,7 @@ class GridSummary:
     # Cells the method cannot reach by design (PruningMethod.unreachable), with the reason: not run.
     unreachable: list[tuple[Cell, str]] = field(default_factory=list)
     busy: list[Cell] = field(default_factory=list)  # being computed by another run at the time: left to it
+    teachers_trained: list[tuple[str, int]] = field(default_factory=list)  # (task, seed), Ray executor
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.ran)
@@ -170,7 +172,9 @@ class Harness:
         self._data: dict[str, TaskData] = {}
         self._reference: dict[str, FlopReport] = {}
         self._reference_models: dict[str, nn.Module] = {}
+        self._reference_on_device: dict[str, nn.Module] = {}
         self._provenance: dict[str, Any] | None = None
+        self.executor = "local"  # recorded with the host; a Ray worker's harness says "ray"
         self.latency = LatencyMemo(preset.flop_seq_len, preset.latency_batches, preset.latency_repeats, placement)
 
     # ----- shared, cached inputs -------------------------------------------------------------
@@ -204,6 +208,10 @@ class Harness:
             )
         return self._data[task_name]
 
+    def use_task_data(self, task_name: str, data: TaskData) -> None:
+        """Data prepared elsewhere (a Ray worker gets the driver's, so no worker reads files)."""
+        self._data[task_name] = data
+
     def preflight(self, cells: list[Cell]) -> None:
         """Fail before the grid on bad input that would fail every cell (data, model, tokenizer, a
         results directory that cannot take records), so nothing trains only to be lost."""
@@ -230,11 +238,20 @@ class Harness:
                 raise SuiteError(f"{path} is a folder where the cell's record goes; move it away and rerun")
 
     def reference_model(self, task_name: str) -> nn.Module:
-        """The unpruned model for this task (pre-trained weights, fresh head): the FLOP and latency reference."""
+        """The unpruned model for this task (pre-trained weights, fresh head), on the CPU: the FLOP
+        reference and what planning inspects (a driver that only plans may have no GPU)."""
         if task_name not in self._reference_models:
-            model = load_model(self.preset.model, get_task(task_name), seed=0).eval()
-            self._reference_models[task_name] = model.to(self.placement.device)
+            self._reference_models[task_name] = load_model(self.preset.model, get_task(task_name), seed=0).eval()
         return self._reference_models[task_name]
+
+    def reference_on_device(self, task_name: str) -> nn.Module:
+        """The reference model on the cell's device: what latency is timed against."""
+        if self.placement.device.type == "cpu":
+            return self.reference_model(task_name)
+        if task_name not in self._reference_on_device:
+            model = copy.deepcopy(self.reference_model(task_name))
+            self._reference_on_device[task_name] = model.to(self.placement.device)
+        return self._reference_on_device[task_name]
 
     def reference_flops(self, task_name: str) -> FlopReport:
         """Dense FLOPs of the unpruned model: the denominator of every budget for this task."""
@@ -280,6 +297,10 @@ class Harness:
             "precision": self.placement.precision,
         }
 
+    def teacher_key(self, task: str, seed: int) -> str:
+        """The teacher cache key of (task, seed) under this run's settings."""
+        return self.teachers.key(self._teacher_config(task, seed))
+
     def teacher_steps(self, task: str) -> int:
         """S: the teacher's optimizer steps, the unit of the training rule."""
         return self.preset.train_for(task).total_steps(len(self.task_data(task).train))
@@ -298,8 +319,8 @@ class Harness:
             lineage=dataclasses.asdict(self.lineage(cell.task, method)),
             pruning_schedule=dataclasses.asdict(self.preset.pruning_schedule),
         )
-        if _uses_teacher(method):
-            config["teacher"] = self.teachers.key(self._teacher_config(cell.task, cell.seed))
+        if uses_teacher(method):
+            config["teacher"] = self.teacher_key(cell.task, cell.seed)
         return config
 
     # ----- running ---------------------------------------------------------------------------
@@ -320,13 +341,15 @@ class Harness:
             if reason:
                 plan.unreachable.append((cell, reason))
                 continue
-            if self._finished(cell, config):
+            if self.finished(cell, config):
                 plan.skipped.append(cell)
             else:
                 plan.to_run.append((cell, method, config))
         return plan
 
-    def run(self, cells: list[Cell], on_result: Callable[[RunResult, GridProgress], None] | None = None) -> GridSummary:
+    def start_grid(self, cells: list[Cell]) -> tuple[GridPlan, GridSummary]:
+        """What every executor does first, in the process that writes the records: check the input,
+        remove stale temporary files, plan, write the trivial rows and record the broken cells."""
         self.preflight(cells)
         for stale in clean_stale_temp_files(self.results_dir):  # left by a run killed mid-write
             log.info("removed a stale temporary file %s", stale)
@@ -339,13 +362,18 @@ class Harness:
         for cell, error in plan.broken:
             log.error("cell %s failed: %s", cell.label, error.splitlines()[0])
             result = RunResult(cell.method, cell.task, cell.budget, cell.seed, "failed", "", error=error)
-            self._write(cell, result, None)
+            self.write_result(cell, result, None)
             summary.ran.append(result)
+        return plan, summary
+
+    def run(self, cells: list[Cell], on_result: Callable[[RunResult, GridProgress], None] | None = None) -> GridSummary:
+        """The in-process executor: the cells one after another, each record written as it finishes."""
+        plan, summary = self.start_grid(cells)
         pending = [cell for cell, _, _ in plan.to_run]
         bar = tqdm(plan.to_run, desc="cells", unit="cell", disable=not self.progress)
         for index, (cell, method, config) in enumerate(bar):
             bar.set_postfix_str(cell.label)
-            lock = self._cell_lock(cell)
+            lock = self.cell_lock(cell)
             try:
                 lock.acquire(timeout=0)
             except Timeout:  # another run on this results folder is computing it now
@@ -353,11 +381,11 @@ class Harness:
                 summary.busy.append(cell)
                 continue
             try:
-                if self._finished(cell, config):  # that other run finished it while this one waited
+                if self.finished(cell, config):  # that other run finished it while this one waited
                     summary.skipped.append(cell)
                     continue
                 result, evaluation = self.run_cell(cell, method, config)
-                self._write(cell, result, _predictions(get_task(cell.task), evaluation))
+                self.write_result(cell, result, predictions_of(get_task(cell.task), evaluation))
             finally:
                 lock.release()
             summary.ran.append(result)
@@ -366,20 +394,20 @@ class Harness:
                 on_result(result, GridProgress(index + 1, len(pending), estimate_remaining_s(summary.ran, remaining)))
         return summary
 
-    def _cell_lock(self, cell: Cell) -> FileLock:
+    def cell_lock(self, cell: Cell) -> FileLock:
         """One lock file per cell under `<results>/.locks/`, so two runs on one results folder never
         compute the same cell twice (lock files stay; they hold no data and no reader looks there)."""
         path = cell_path(self.results_dir / LOCKS_DIR, cell.task, cell.method, cell.budget, cell.seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         return FileLock(path.with_suffix(".lock"))
 
-    def _finished(self, cell: Cell, config: dict[str, Any]) -> bool:
+    def finished(self, cell: Cell, config: dict[str, Any]) -> bool:
         existing = read_record(cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed))
         return bool(
             existing and existing.get("status") in FINISHED and existing.get("config_hash") == config_hash(config)
         )
 
-    def _write(self, cell: Cell, result: RunResult, predictions: Predictions | None) -> None:
+    def write_result(self, cell: Cell, result: RunResult, predictions: Predictions | None) -> None:
         """Write a cell's record (and predictions). A finished record of another configuration is
         kept beside it as `<name>.<its hash>.json.superseded` rather than overwritten; a failed write
         (disk full, permissions changed mid-run) is logged and turns the cell into a failure, and the
@@ -440,7 +468,7 @@ class Harness:
                 **self.provenance(),
             )
             evaluation = Evaluation(baseline.metrics, baseline.predictions, baseline.labels)
-            write_record(path, result, _predictions(data.task, evaluation))
+            write_record(path, result, predictions_of(data.task, evaluation))
             written.append(result)
         return written
 
@@ -449,7 +477,22 @@ class Harness:
     ) -> tuple[RunResult, Evaluation | None]:
         """Run one cell; any exception becomes a `failed` record (and no predictions) so the grid goes on."""
         start = time.perf_counter()
-        result = RunResult(
+        result = self.new_result(cell, method, config)
+        evaluation = None
+        try:
+            evaluation = self._measure(cell, method, result)
+        except (Exception, SystemExit) as exc:  # sys.exit() in a method's hook fails its cell only
+            log.error("cell %s failed: %s", cell.label, exc)
+            log.debug(traceback.format_exc())
+            result.status = "failed"
+            result.error = f"{type(exc).__name__}: {exc}\n{_traceback_tail(exc)}"
+            evaluation = None
+        result.wall_s = time.perf_counter() - start
+        return result, evaluation
+
+    def new_result(self, cell: Cell, method: PruningMethod, config: dict[str, Any]) -> RunResult:
+        """A cell's record before it runs: `failed` until measured, with every identity field."""
+        return RunResult(
             method=cell.method,
             task=cell.task,
             budget=cell.budget,
@@ -463,19 +506,9 @@ class Harness:
             data=self.data_identity(cell.task),
             device=self.placement.record,
             precision=self.placement.precision,
+            executor={"name": self.executor, "host": socket.gethostname()},
             **self.provenance(),
         )
-        evaluation = None
-        try:
-            evaluation = self._measure(cell, method, result)
-        except (Exception, SystemExit) as exc:  # sys.exit() in a method's hook fails its cell only
-            log.error("cell %s failed: %s", cell.label, exc)
-            log.debug(traceback.format_exc())
-            result.status = "failed"
-            result.error = f"{type(exc).__name__}: {exc}\n{_traceback_tail(exc)}"
-            evaluation = None
-        result.wall_s = time.perf_counter() - start
-        return result, evaluation
 
     def _measure(self, cell: Cell, method: PruningMethod, result: RunResult) -> Evaluation:
         task = get_task(cell.task)
@@ -492,7 +525,7 @@ class Harness:
             result.train_steps, result.train_examples = meta["train_steps"], meta["train_examples"]
             result.training = meta["training"]
         else:
-            teacher = self.teacher(cell.task, cell.seed) if _uses_teacher(method) else None
+            teacher = self.teacher(cell.task, cell.seed) if uses_teacher(method) else None
             result.teacher = teacher.summary if teacher else None
             lineage = self.lineage(cell.task, method)
             trained = self._fit(cell.task, cell.seed, method, Budget(cell.budget), teacher, lineage)
@@ -527,7 +560,7 @@ class Harness:
             "reference_total": reference.params_total,
         }
         # Timed once per distinct architecture in this run; the record says whether it was reused.
-        result.latency_ms = self.latency.measure(model, cell.label, reference=self.reference_model(cell.task))
+        result.latency_ms = self.latency.measure(model, cell.label, reference=self.reference_on_device(cell.task))
         result.status = "ok" if Budget(cell.budget).allows(fraction) else "over_budget"
         if result.status == "over_budget":
             result.error = f"effective FLOP fraction {fraction:.4f} exceeds budget {cell.budget:g} (+1%)"
@@ -634,7 +667,7 @@ class Harness:
         return batches
 
 
-def _predictions(task: TaskSpec, evaluation: Evaluation | None) -> Predictions | None:
+def predictions_of(task: TaskSpec, evaluation: Evaluation | None) -> Predictions | None:
     """The sidecar's content: the split that gives the score, the other eval splits beside it."""
     if evaluation is None:
         return None
@@ -647,7 +680,7 @@ def _predictions(task: TaskSpec, evaluation: Evaluation | None) -> Predictions |
     return Predictions(primary, evaluation.predictions[primary].tolist(), evaluation.labels[primary].tolist(), others)
 
 
-def _uses_teacher(method: PruningMethod) -> bool:
+def uses_teacher(method: PruningMethod) -> bool:
     """The cell needs the teacher: to distil from it, or to start from its weights."""
     return method.info.needs_teacher or method.start == "teacher"
 

@@ -50,6 +50,9 @@ class RunResult:
     predictions: dict[str, Any] | None = None  # file (beside the record), n, sha256, split
     device: dict[str, str] = field(default_factory=dict)  # type ("cpu", "cuda", "mps") and name
     precision: str | None = None  # "fp32" | "bf16" | "fp16": the forward passes' autocast dtype
+    # Which executor ran the cell ("local": in the `run` process; "ray": a Ray worker) and on which
+    # host. Not part of the config hash: cells of both executors mix in one results folder.
+    executor: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     git_sha: str | None = None
     hardware: dict[str, Any] = field(default_factory=dict)
@@ -89,6 +92,11 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write to a temporary file in the same folder, then rename: never half a file."""
     blob = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
     _write_bytes_atomic(path, blob)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """A text file (a cell's log) written like a record: complete or not at all."""
+    _write_bytes_atomic(path, text.encode("utf-8"))
 
 
 PREDICTIONS_SUFFIX = ".predictions.json.gz"

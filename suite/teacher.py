@@ -90,6 +90,27 @@ def read_teacher(folder: Path) -> Teacher:
     return Teacher(model, meta)
 
 
+def pack_teacher(teacher: Teacher) -> dict[str, bytes]:
+    """A teacher as the bytes of its saved files (`save_pretrained` plus teacher.json): what crosses
+    process and machine boundaries (Ray's object store) without a shared filesystem."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        teacher.model.save_pretrained(folder)
+        (folder / "teacher.json").write_text(json.dumps(teacher.meta, indent=2, sort_keys=True), encoding="utf-8")
+        return {entry.name: entry.read_bytes() for entry in sorted(folder.iterdir()) if entry.is_file()}
+
+
+def unpack_teacher(files: dict[str, bytes]) -> Teacher:
+    """The teacher that `pack_teacher` packed, checked like a cached one (CorruptTeacher if unusable)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name, content in files.items():
+            if Path(name).name != name:
+                raise CorruptTeacher(f"packed file name {name!r} is not a plain file name")
+            (folder / name).write_bytes(content)
+        return read_teacher(folder)
+
+
 # A transient entry: `.<key>.<random>` from mkdtemp, or `.<key>.corrupt-<random>` (a key is a config hash).
 _TEMP_NAME = re.compile(r"\.([0-9a-f]{16})\..+")
 
@@ -175,6 +196,10 @@ class TeacherStore:
         aside = self.root / f".{key}.corrupt-{uuid.uuid4().hex[:8]}"
         os.replace(folder, aside)
         log.warning("cached teacher %s is unusable (%s); moved aside to %s, to be trained again", folder, reason, aside)
+
+    def remember(self, key: str, teacher: Teacher) -> None:
+        """Serve `teacher` for `key` from memory only (a Ray worker's teacher arrives from the driver)."""
+        self._memory[key] = teacher
 
     def save(self, key: str, teacher: Teacher) -> None:
         """Save into a temporary folder, then rename it into place: a crash leaves no half teacher."""

@@ -174,7 +174,7 @@ def test_a_cell_another_run_is_computing_is_left_to_it(small_harness):
 
     cells = expand_grid(small_harness.preset, ["dense"])
     small_harness.preflight(cells)
-    with FileLock(small_harness._cell_lock(cells[0]).lock_file):  # as another process would hold it
+    with FileLock(small_harness.cell_lock(cells[0]).lock_file):  # as another process would hold it
         summary = small_harness.run(cells)
     assert summary.busy == cells and not summary.ran
     assert read_record(cell_path(small_harness.results_dir, "mrpc", "dense", 1.0, 0)) is None

@@ -1,0 +1,165 @@
+"""The Ray executor on a local Ray cluster (two CPUs): same cells and records as in-process, teachers
+trained once, workers that die retried, failures recorded, the driver the only writer."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from suite.cell_worker import spec_for  # noqa: E402
+from suite.cli import main  # noqa: E402
+from suite.harness import Harness, expand_grid  # noqa: E402
+from suite.ray_executor import RayOptions, log_path, run_on_ray, teacher_log_path  # noqa: E402
+from suite.registry import load_plugins  # noqa: E402
+from suite.results import read_records  # noqa: E402
+
+# Cells that kill their own worker: the first attempt of `t-dies-once` (a marker file remembers it),
+# every attempt of `t-always-dies`; `t-raises` raises in prepare.
+PLUGIN = textwrap.dedent(
+    """
+    import os
+    import signal
+    from pathlib import Path
+
+    from suite.api import MethodInfo, PruningMethod
+    from suite.registry import register_method
+
+    MARKER = Path(__file__).with_name("died-once")
+
+
+    class Base(PruningMethod):
+        def prepare(self, model, ctx):
+            return model
+
+        def finalize(self, model, ctx):
+            return model
+
+
+    @register_method(MethodInfo(name="t-dies-once", summary="its first worker is killed mid-cell", budgeted=False))
+    class DiesOnce(Base):
+        def prepare(self, model, ctx):
+            if not MARKER.exists():
+                MARKER.write_text("killed")
+                os.kill(os.getpid(), signal.SIGKILL)
+            return model
+
+
+    @register_method(MethodInfo(name="t-always-dies", summary="every worker running it is killed"))
+    class AlwaysDies(Base):
+        def prepare(self, model, ctx):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+    @register_method(MethodInfo(name="t-raises", summary="raises in prepare"))
+    class Raises(Base):
+        def prepare(self, model, ctx):
+            raise RuntimeError("boom on a worker")
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local cluster for the module (starting one takes seconds); the executor uses it as is."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def plugin(tmp_path) -> str:
+    path = tmp_path / "ray_plugin.py"
+    path.write_text(PLUGIN)
+    load_plugins([str(path)])
+    return str(path)
+
+
+def _harness(tmp_path: Path, preset, glue_dir) -> Harness:
+    return Harness(preset, tmp_path / "results", glue_dir, tmp_path / "cache", progress=False)
+
+
+def _run(harness: Harness, cells, plugins=(), max_retries: int = 2):
+    spec = spec_for(harness, tuple(plugins), threads=1, device="cpu")
+    return run_on_ray(harness, cells, RayOptions(max_retries=max_retries), spec)
+
+
+def test_the_smoke_grid_on_ray_matches_in_process_and_trains_each_teacher_once(
+    cluster, tmp_path, glue_dir, smoke_preset
+):
+    harness = _harness(tmp_path, smoke_preset, glue_dir)
+    cells = expand_grid(smoke_preset, ["dense", "ksp", "heads", "random", "teacher"])
+    summary = _run(harness, cells)
+    assert summary.count("ok") == len(cells) and not summary.skipped
+    # ksp distils from the teacher, heads starts from it, `teacher` reports it: one training each task.
+    assert sorted(summary.teachers_trained) == [("mrpc", 0), ("sst2", 0)]
+    for task in ("sst2", "mrpc"):
+        assert "training teacher" in teacher_log_path(harness.results_dir, task, 0).read_text()
+        assert harness.teachers.load(harness.teacher_key(task, 0)) is not None  # in the driver's cache
+    for cell in cells:
+        cell_log = log_path(harness.results_dir, cell).read_text()
+        assert f"cell {cell.label} on " in cell_log and "training teacher" not in cell_log
+    records = {(r["task"], r["method"]): r for r in read_records(harness.results_dir) if r["role"] != "trivial"}
+    assert {r["executor"]["name"] for r in records.values()} == {"ray"}
+    # The in-process executor skips every cell Ray finished: same config hashes.
+    again = _harness(tmp_path, smoke_preset, glue_dir)
+    second = again.run(cells)
+    assert not second.ran and len(second.skipped) == len(cells)
+    # A cell computed in-process has the same fields, the same hash and, on the same data, the same score.
+    local = _harness(tmp_path / "local", smoke_preset, glue_dir)
+    local.run([c for c in cells if c.method == "ksp" and c.task == "mrpc"])
+    (mine,) = [r for r in read_records(local.results_dir) if r["method"] == "ksp"]
+    theirs = records[("mrpc", "ksp")]
+    assert set(mine) == set(theirs) and mine["config_hash"] == theirs["config_hash"]
+    assert mine["executor"]["name"] == "local" and mine["teacher"] == theirs["teacher"]
+    assert mine["score"] == pytest.approx(theirs["score"], abs=5.0)  # thread counts differ: near, not bitwise
+
+
+def test_a_killed_worker_is_retried_and_a_raising_method_is_a_failed_record(
+    cluster, tmp_path, glue_dir, smoke_preset, plugin, isolated_registry
+):
+    harness = _harness(tmp_path, smoke_preset, glue_dir)
+    cells = [c for c in expand_grid(smoke_preset, ["t-dies-once", "t-raises"]) if c.task == "mrpc"]
+    assert [c.budget for c in cells] == [1.0, 0.5]
+    summary = _run(harness, cells, plugins=[plugin])
+    assert (tmp_path / "died-once").read_text() == "killed"  # the first attempt did die
+    status = {r.method: r for r in summary.ran}
+    assert status["t-dies-once"].status == "ok"  # the retry finished the cell
+    assert status["t-raises"].status == "failed" and "boom on a worker" in status["t-raises"].error
+    record = json.loads(Path(harness.results_dir / "mrpc" / "t-raises" / "budget0.5_seed0.json").read_text())
+    assert record["status"] == "failed" and "RuntimeError: boom on a worker" in record["error"]
+    assert record["executor"]["name"] == "ray"  # it failed inside the cell, on a worker
+
+
+def test_a_cell_whose_worker_always_dies_is_failed_with_the_reason_and_the_grid_goes_on(
+    cluster, tmp_path, glue_dir, smoke_preset, plugin, isolated_registry
+):
+    harness = _harness(tmp_path, smoke_preset, glue_dir)
+    cells = [c for c in expand_grid(smoke_preset, ["t-always-dies", "dense"]) if c.task == "mrpc"]
+    summary = _run(harness, cells, plugins=[plugin], max_retries=1)
+    status = {r.method: r for r in summary.ran}
+    assert status["dense"].status == "ok"
+    died = status["t-always-dies"]
+    assert died.status == "failed" and "did not finish on Ray after up to 2 attempts" in died.error
+    record = json.loads(Path(harness.results_dir / "mrpc" / "t-always-dies" / "budget0.5_seed0.json").read_text())
+    assert record["status"] == "failed" and record["config_hash"] and record["run_config"]["method"] == "t-always-dies"
+    assert "did not finish" in log_path(harness.results_dir, cells[0]).read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--workers", "2"], "error: --workers apply to --executor ray only"),
+        (["--executor", "ray", "--workers", "0"], "error: --workers must be at least 1, got 0"),
+        (["--executor", "ray", "--workers", "2", "--ray-address", "auto"], "error: --workers starts a local Ray"),
+        (["--executor", "ray", "--device", "cuda"], "error: --device cuda on Ray needs --gpus-per-cell"),
+    ],
+)
+def test_ray_flags_are_checked_in_one_line(capsys, tmp_path, argv, message):
+    code = main(["run", "--preset", "smoke", "--results-dir", str(tmp_path / "r"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(message) and not (tmp_path / "r").exists()
