@@ -100,6 +100,7 @@ def run_on_ray(
         return summary
     started_here = connect(options)
     try:
+        check_resources(ray, options)
         return _Driver(ray, harness, options, spec, summary, on_result).run(plan.to_run)
     finally:
         if started_here:
@@ -222,7 +223,10 @@ class _Driver:
             result = harness.new_result(cell, method, config)
             result.executor = {"name": "ray", "host": "unknown (the worker did not finish)"}
             attempts = self.options.max_retries + 1
-            result.error = f"the cell did not finish on Ray after up to {attempts} attempts: {_reason(exc)}"
+            if isinstance(exc, _worker_died(self.ray)):
+                result.error = f"the cell did not finish on Ray after up to {attempts} attempts: {_reason(exc)}"
+            else:  # e.g. its teacher's training failed: the cause is in the teacher's log too
+                result.error = f"the cell could not run on Ray: {_reason(exc)}"
             predictions, log_text = None, result.error + "\n"
             log.error("cell %s failed: %s", cell.label, result.error)
         write_text_atomic(log_path(harness.results_dir, cell), log_text)
@@ -230,6 +234,25 @@ class _Driver:
         self.summary.ran.append(result)
         self.locks.pop(cell).release()
         return result
+
+
+def _worker_died(ray) -> tuple[type[BaseException], ...]:
+    """Ray's errors for a worker or node that went away (killed, out of memory, node lost)."""
+    errors = ray.exceptions
+    names = ("WorkerCrashedError", "OutOfMemoryError", "NodeDiedError", "ActorDiedError")
+    return tuple(getattr(errors, name) for name in names if hasattr(errors, name))
+
+
+def check_resources(ray, options: RayOptions) -> None:
+    """A cell that asks for more than the whole cluster has would wait forever: refuse it at once."""
+    total = ray.cluster_resources()
+    for name, asked, flag in (
+        ("CPU", options.cpus_per_cell, "--cpus-per-cell"),
+        ("GPU", options.gpus_per_cell, "--gpus-per-cell"),
+    ):
+        have = total.get(name, 0.0)
+        if asked > have:
+            raise SuiteError(f"{flag} {asked:g}: the Ray cluster has {have:g} {name}s in all, so no cell could start")
 
 
 def _needs_teacher(method) -> bool:

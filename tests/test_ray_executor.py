@@ -163,3 +163,13 @@ def test_ray_flags_are_checked_in_one_line(capsys, tmp_path, argv, message):
     code = main(["run", "--preset", "smoke", "--results-dir", str(tmp_path / "r"), *argv])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(message) and not (tmp_path / "r").exists()
+
+
+def test_a_cell_larger_than_the_cluster_is_refused_before_anything_waits(cluster, tmp_path, glue_dir, smoke_preset):
+    from suite.errors import SuiteError
+
+    harness = _harness(tmp_path, smoke_preset, glue_dir)
+    cells = [c for c in expand_grid(smoke_preset, ["dense"]) if c.task == "mrpc"]
+    spec = spec_for(harness, (), threads=1, device="cpu")
+    with pytest.raises(SuiteError, match="--gpus-per-cell 1: the Ray cluster has 0 GPUs in all"):
+        run_on_ray(harness, cells, RayOptions(gpus_per_cell=1.0), spec)
