@@ -143,6 +143,11 @@ class PruningMethod(ABC):
         """The loss to minimise; the default is the task loss the model computed from labels."""
         return outputs.loss
 
+    def on_gradients(self, model: nn.Module, step: int, ctx: RunContext) -> None:  # noqa: B027 (optional hook)
+        """Called after every backward pass, before clipping and the optimizer step (step counts from 1,
+        like on_step_end): `param.grad` holds the true gradients of the training loss (unscaled under
+        fp16). Gradient-based saliency (sensitivity, Fisher information) is read here."""
+
     def on_step_end(self, model: nn.Module, step: int, ctx: RunContext) -> None:  # noqa: B027 (optional hook)
         """Called after every optimizer step (step counts from 1): schedules, mask refresh."""
 

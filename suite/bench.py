@@ -30,7 +30,7 @@ from suite.train import TrainConfig, TrainStep
 
 # The project's step-cost targets: a ksp step (teacher forward included) at most 1.6x a plain
 # fine-tuning step, a movement step (scores and their gradients) at most 2x.
-TARGETS = {"ksp": 1.6, "movement": 2.0}
+TARGETS = {"ksp": 1.6, "movement": 2.0, "platon": 1.3, "obert": 3.0}
 BASELINE = "dense"
 
 
@@ -98,6 +98,9 @@ def step_costs(
         ctx = _context(method, task, budget, reference, teacher, batches[:2], schedule_steps)
         model = method.prepare(model, ctx).train()
         step = TrainStep(model, method, ctx, TrainConfig(batch_size=batch_size, learning_rate=1e-5))
+        # Timed on the pruning ramp, where scores, Fisher estimates and mask updates are active
+        # (the dense warm-up before it costs a plain step).
+        step.step = ctx.schedule.ramp(schedule_steps)[0]
         step(batches[0])  # warm-up: allocations, first mask update
         steppers[name] = step
     samples: dict[str, list[float]] = {name: [] for name in methods}
@@ -117,7 +120,7 @@ def step_costs(
 def format_step_costs(costs: list[StepCost], model_name: str, task_name: str) -> str:
     lines = [
         f"step cost vs a plain fine-tuning step ({model_name}, {task_name}, batch 32, length 128, "
-        f"{torch.get_num_threads()} threads)",
+        f"{torch.get_num_threads()} threads; steps on the pruning ramp, fp32)",
         f"{'method':12s} {'ms/step':>9s} {'ratio':>7s}  target",
     ]
     for c in costs:

@@ -32,6 +32,16 @@ def kept_fraction_for_budget(reference: FlopReport, budget: float) -> float:
     return min(1.0, keep)
 
 
+def sparsity_cannot_reach(reference: FlopReport, budget: float) -> str | None:
+    """Why weight sparsity alone cannot meet `budget` on this model, or None: the `unreachable()`
+    answer of every unstructured method, so such cells are listed as not run rather than failed."""
+    try:
+        kept_fraction_for_budget(reference, budget)
+    except SuiteError as exc:
+        return str(exc)
+    return None
+
+
 def cubic_sparsity(step: int, total: int, final: float, initial: float = 0.0) -> float:
     """Zhu & Gupta (2017): s_t = s_f + (s_0 - s_f) (1 - t/T)^3, clamped to [0, T]."""
     progress = min(max(step / max(total, 1), 0.0), 1.0)
@@ -70,15 +80,20 @@ class PruningSchedule:
         return cubic_sparsity(step - start, end - start, final, initial)
 
 
-def magnitude_mask(weight: torch.Tensor, keep: int, current: torch.Tensor | None = None) -> torch.Tensor:
-    """Keep the `keep` largest |w| among the weights `current` still keeps."""
-    scores = weight.detach().abs()
+def top_mask(scores: torch.Tensor, keep: int, current: torch.Tensor | None = None) -> torch.Tensor:
+    """Keep the `keep` highest scores among the weights `current` still keeps."""
+    scores = scores.detach().float()
     if current is not None:
-        scores = scores.masked_fill(~current, -1.0)  # pruned weights can never win back a slot
-    mask = torch.zeros(weight.numel(), dtype=torch.bool, device=weight.device)
+        scores = scores.masked_fill(~current, -math.inf)  # pruned weights can never win back a slot
+    mask = torch.zeros(scores.numel(), dtype=torch.bool, device=scores.device)
     if keep > 0:
         mask[torch.topk(scores.flatten(), keep, sorted=False).indices] = True
-    return mask.view_as(weight)
+    return mask.view_as(scores)
+
+
+def magnitude_mask(weight: torch.Tensor, keep: int, current: torch.Tensor | None = None) -> torch.Tensor:
+    """Keep the `keep` largest |w| among the weights `current` still keeps."""
+    return top_mask(weight.abs(), keep, current)
 
 
 def random_mask(weight: torch.Tensor, keep: int, generator: torch.Generator) -> torch.Tensor:
@@ -104,6 +119,36 @@ class EncoderMasks:
         for name, linear in self.linears.items():
             keep = self._keep(linear, sparsity)
             self.masks[name] = magnitude_mask(linear.weight, keep, self.masks.get(name))
+        self.sparsity = sparsity
+        self.apply()
+
+    @torch.no_grad()
+    def prune_by_scores(self, scores: dict[str, torch.Tensor], sparsity: float, scope: str = "matrix") -> None:
+        """Keep the highest-scoring weights among those still kept, to `sparsity`: in every matrix
+        (`scope="matrix"`, as magnitude pruning does) or over all encoder matrices together
+        (`"global"`: the same number of weights in all, spread by score). Every encoder weight costs
+        the same multiply-accumulates per token, so both meet the same FLOP budget."""
+        if scope == "matrix":
+            for name, linear in self.linears.items():
+                self.masks[name] = top_mask(scores[name], self._keep(linear, sparsity), self.masks.get(name))
+        elif scope == "global":
+            names = list(self.linears)
+            flat = []
+            for name in names:
+                score = scores[name].detach().float().flatten()
+                current = self.masks.get(name)
+                if current is not None:  # a pruned weight never wins back a slot
+                    score = score.masked_fill(~current.flatten(), -math.inf)
+                flat.append(score)
+            everything = torch.cat(flat)
+            keep = math.floor((1.0 - sparsity) * everything.numel())
+            chosen = torch.zeros(everything.numel(), dtype=torch.bool, device=everything.device)
+            if keep > 0:
+                chosen[torch.topk(everything, keep, sorted=False).indices] = True
+            for name, part in zip(names, torch.split(chosen, [f.numel() for f in flat]), strict=True):
+                self.masks[name] = part.view_as(self.linears[name].weight)
+        else:
+            raise ValueError(f"scope must be 'matrix' or 'global', not {scope!r}")
         self.sparsity = sparsity
         self.apply()
 

@@ -113,6 +113,7 @@ class TrainStep:
         else:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)  # clip the true gradients
+        self.method.on_gradients(self.model, self.step + 1, self.ctx)
         if self.cfg.max_grad_norm:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
         if self.scaler is None:

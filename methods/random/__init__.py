@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from suite.api import MethodInfo, PruningMethod, RunContext
+from suite.api import Budget, MethodInfo, PruningMethod, RunContext
+from suite.flops import FlopReport
 from suite.registry import register_method
-from suite.sparsity import EncoderMasks, kept_fraction_for_budget
+from suite.sparsity import EncoderMasks, kept_fraction_for_budget, sparsity_cannot_reach
 
 
 @register_method(
@@ -20,6 +21,9 @@ from suite.sparsity import EncoderMasks, kept_fraction_for_budget
     )
 )
 class RandomPruning(PruningMethod):
+    def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
+        return sparsity_cannot_reach(reference, budget.fraction)
+
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         self.masks = EncoderMasks(model)
         self.masks.prune_randomly(1.0 - kept_fraction_for_budget(ctx.reference, ctx.budget.fraction), ctx.seed)
