@@ -112,3 +112,40 @@ def test_uniform_layer_map_and_a_shallower_student():
         b, same(**b, output_hidden_states=True)
     )
     assert parts["hidden"] == pytest.approx(0.0, abs=1e-10) and parts["attention"] == pytest.approx(0.0, abs=1e-10)
+
+
+def test_the_distill_student_starts_from_the_teacher_layers_it_is_matched_to():
+    import copy
+
+    from methods.distill import SmallDenseStudent, student_layers
+    from suite.api import Budget, RunContext
+    from suite.data import get_task
+    from suite.flops import count_flops
+    from suite.models import load_model
+    from suite.registry import get_method
+
+    # MiniLM-L6-sized depths: 3 of 6 layers learn (and now start from) teacher layers 2, 4, 6.
+    assert student_layers(3, 6) == [1, 3, 5] and student_layers(1, 6) == [5] and student_layers(6, 6) == list(range(6))
+    task = get_task("sst2")
+    teacher = load_model("tiny", task, seed=1).eval()  # 2 layers
+    method = get_method("distill")
+    assert isinstance(method, SmallDenseStudent)
+    reference = count_flops(load_model("tiny", task, seed=0), 128)
+    ctx = RunContext(
+        task=task,
+        budget=Budget(0.5),
+        seed=0,
+        total_steps=3,
+        reference=reference,
+        flop_seq_len=128,
+        teacher=copy.deepcopy(teacher),
+    )
+    student = method.prepare(copy.deepcopy(teacher), ctx)
+    kept = len(student.bert.encoder.layer)
+    assert kept == 1  # one of two layers: the old rule kept the first, the mapping asks for the second
+    assert method.distiller.layer_map == [t + 1 for t in student_layers(kept, 2)]
+    for index, teacher_index in enumerate(student_layers(kept, 2)):
+        mine = student.bert.encoder.layer[index].attention.self.query.weight
+        theirs = teacher.bert.encoder.layer[teacher_index].attention.self.query.weight
+        assert torch.equal(mine, theirs)  # initialised from the layer it is distilled towards
+    method.finalize(student, ctx)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from suite.api import MethodInfo, PruningMethod, RunContext
-from suite.distill import Distiller, KDWeights
+from suite.distill import Distiller, KDWeights, uniform_layer_map
 from suite.registry import register_method
 from suite.sizing import student_shape
 from suite.structure import drop_layers, prune_ffn_neurons
@@ -18,6 +18,11 @@ from suite.structure import drop_layers, prune_ffn_neurons
 @dataclass(frozen=True)
 class SmallDenseConfig:
     kd: KDWeights = field(default_factory=KDWeights)
+
+
+def student_layers(student: int, teacher: int) -> list[int]:
+    """The teacher layers (0-based) a student of `student` layers keeps: those it is mapped to."""
+    return [t - 1 for t in uniform_layer_map(student, teacher)]
 
 
 def neuron_importance(layer: nn.Module) -> torch.Tensor:
@@ -49,8 +54,10 @@ class SmallDenseStudent(PruningMethod):
         config = student.config
         total = len(student.base_model.encoder.layer)
         shape = student_shape(ctx.reference, ctx.budget, total, config.hidden_size, config.intermediate_size)
-        # DistilBERT-style: evenly spaced teacher layers, starting from the first.
-        drop_layers(student, [round(i * total / shape.layers) for i in range(shape.layers)])
+        # Each student layer starts as the teacher layer it is distilled towards (TinyBERT's uniform
+        # map: student layer m learns teacher layer m x L_t / L_s), so no layer has to move from one
+        # teacher layer's function to another's.
+        drop_layers(student, student_layers(shape.layers, total))
         if shape.ffn < config.intermediate_size:
             drop = {}
             for index, layer in enumerate(student.base_model.encoder.layer):
