@@ -126,6 +126,7 @@ def test_the_distill_student_starts_from_the_teacher_layers_it_is_matched_to():
 
     # MiniLM-L6-sized depths: 3 of 6 layers learn (and now start from) teacher layers 2, 4, 6.
     assert student_layers(3, 6) == [1, 3, 5] and student_layers(1, 6) == [5] and student_layers(6, 6) == list(range(6))
+    assert student_layers(3, 6, init="first") == [0, 2, 4]  # DistilBERT's, selectable by the knob
     task = get_task("sst2")
     teacher = load_model("tiny", task, seed=1).eval()  # 2 layers
     method = get_method("distill")

@@ -18,10 +18,20 @@ from suite.structure import drop_layers, prune_ffn_neurons
 @dataclass(frozen=True)
 class SmallDenseConfig:
     kd: KDWeights = field(default_factory=KDWeights)
+    # "mapped": each student layer starts as the teacher layer it is distilled towards; "first":
+    # DistilBERT's evenly spaced layers from the first (the rule before; kept for comparison).
+    init: str = "mapped"
+
+    def __post_init__(self) -> None:
+        if self.init not in ("mapped", "first"):
+            raise ValueError(f"init must be 'mapped' or 'first', not {self.init!r}")
 
 
-def student_layers(student: int, teacher: int) -> list[int]:
-    """The teacher layers (0-based) a student of `student` layers keeps: those it is mapped to."""
+def student_layers(student: int, teacher: int, init: str = "mapped") -> list[int]:
+    """The teacher layers (0-based) a student of `student` layers keeps: those it is mapped to, or
+    with `init="first"` evenly spaced ones from the first."""
+    if init == "first":
+        return [round(i * teacher / student) for i in range(student)]
     return [t - 1 for t in uniform_layer_map(student, teacher)]
 
 
@@ -57,7 +67,7 @@ class SmallDenseStudent(PruningMethod):
         # Each student layer starts as the teacher layer it is distilled towards (TinyBERT's uniform
         # map: student layer m learns teacher layer m x L_t / L_s), so no layer has to move from one
         # teacher layer's function to another's.
-        drop_layers(student, student_layers(shape.layers, total))
+        drop_layers(student, student_layers(shape.layers, total, self.config.init))
         if shape.ffn < config.intermediate_size:
             drop = {}
             for index, layer in enumerate(student.base_model.encoder.layer):
