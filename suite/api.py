@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from suite.sparsity import PruningSchedule
+from suite.sparsity import PruningSchedule, sparsity_cannot_reach
 
 if TYPE_CHECKING:
     from suite.data import TaskSpec
@@ -154,3 +154,11 @@ class PruningMethod(ABC):
     @abstractmethod
     def finalize(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         """Bake masks and remove structure; return a plain Hugging Face model."""
+
+
+class WeightSparsityMethod(PruningMethod):
+    """Base of the unstructured methods: they meet a budget by zeroing encoder weights only, so a
+    budget below the attention products, pooler and classifier is out of their reach (not run)."""
+
+    def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
+        return sparsity_cannot_reach(reference, budget.fraction)

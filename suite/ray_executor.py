@@ -143,7 +143,7 @@ class _Driver:
             pending[ref] = ("cell", cell, method, config)
         total = len(cells)
         bar = tqdm(total=total, desc="cells", unit="cell", disable=not harness.progress)
-        done: list[Cell] = []
+        done: set[Cell] = set()  # Cell is a frozen dataclass
         try:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=2.0)
@@ -154,7 +154,7 @@ class _Driver:
                         continue
                     cell, method, config = item
                     result = self._cell_arrived(ref, cell, method, config)
-                    done.append(cell)
+                    done.add(cell)
                     bar.update(1)
                     remaining = [c for c, _, _ in cells if c not in done]
                     if self.on_result is not None:

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from suite.api import Budget, MethodInfo, PruningMethod, RunContext
+from suite.api import MethodInfo, RunContext, WeightSparsityMethod
 from suite.distill import Distiller, KDWeights
-from suite.flops import FlopReport
 from suite.registry import register_method
-from suite.sparsity import EncoderMasks, kept_fraction_for_budget, sparsity_cannot_reach
+from suite.sparsity import EncoderMasks, kept_fraction_for_budget
 
 
 @dataclass(frozen=True)
@@ -36,11 +35,8 @@ class GradualMagnitudeConfig:
         needs_teacher=True,
     )
 )
-class GradualMagnitudePruning(PruningMethod):
+class GradualMagnitudePruning(WeightSparsityMethod):
     Config = GradualMagnitudeConfig
-
-    def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
-        return sparsity_cannot_reach(reference, budget.fraction)
 
     def forward_kwargs(self) -> dict:
         return {"output_hidden_states": True} if self.config.distill else {}

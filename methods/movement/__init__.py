@@ -16,13 +16,13 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
-from suite.api import Budget, MethodInfo, PruningMethod, RunContext
+from suite.api import MethodInfo, RunContext, WeightSparsityMethod
 from suite.compat.nn_pruning import import_nn_pruning
 from suite.distill import Distiller, KDWeights
 from suite.errors import SuiteError
-from suite.flops import FlopReport, encoder_linears
+from suite.flops import encoder_linears
 from suite.registry import register_method
-from suite.sparsity import kept_fraction_for_budget, sparsity_cannot_reach
+from suite.sparsity import kept_fraction_for_budget
 
 REGULARIZATIONS = ("disabled", "l1", "l0")
 
@@ -50,14 +50,11 @@ class MovementConfig:
         needs_teacher=True,
     )
 )
-class MovementPruning(PruningMethod):
+class MovementPruning(WeightSparsityMethod):
     Config = MovementConfig
 
     def forward_kwargs(self) -> dict:
         return {"output_hidden_states": True} if self.config.distill else {}
-
-    def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
-        return sparsity_cannot_reach(reference, budget.fraction)
 
     def sparse_args(self, keep: float, ramp: tuple[int, int], total: int):
         """nn_pruning's SparseTrainingArguments for hard movement pruning of all six matrices.

@@ -14,11 +14,10 @@ import torch
 from torch import nn
 
 from methods.obert.fisher import BlockFisherInverse
-from suite.api import Budget, MethodInfo, PruningMethod, RunContext
+from suite.api import MethodInfo, RunContext, WeightSparsityMethod
 from suite.distill import Distiller, KDWeights
-from suite.flops import FlopReport
 from suite.registry import register_method
-from suite.sparsity import EncoderMasks, kept_fraction_for_budget, sparsity_cannot_reach
+from suite.sparsity import EncoderMasks, kept_fraction_for_budget
 
 
 @dataclass(frozen=True)
@@ -53,11 +52,8 @@ def pruning_events(ramp_start: int, ramp_end: int, count: int) -> list[int]:
         needs_teacher=True,
     )
 )
-class OptimalBertSurgeon(PruningMethod):
+class OptimalBertSurgeon(WeightSparsityMethod):
     Config = OBertConfig
-
-    def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
-        return sparsity_cannot_reach(reference, budget.fraction)
 
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         if ctx.teacher is None:

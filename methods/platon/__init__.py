@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from suite.api import Budget, MethodInfo, PruningMethod, RunContext
-from suite.flops import FlopReport
+from suite.api import MethodInfo, RunContext, WeightSparsityMethod
 from suite.registry import register_method
-from suite.sparsity import EncoderMasks, kept_fraction_for_budget, sparsity_cannot_reach
+from suite.sparsity import EncoderMasks, kept_fraction_for_budget
 
 
 @dataclass(frozen=True)
@@ -88,11 +87,8 @@ class PlatonScores:
         "Upper Confidence Bound of Weight Importance. ICML 2022 (arXiv 2206.12562)",
     )
 )
-class Platon(PruningMethod):
+class Platon(WeightSparsityMethod):
     Config = PlatonConfig
-
-    def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
-        return sparsity_cannot_reach(reference, budget.fraction)
 
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         self.final_sparsity = 1.0 - kept_fraction_for_budget(ctx.reference, ctx.budget.fraction)

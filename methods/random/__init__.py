@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from suite.api import Budget, MethodInfo, PruningMethod, RunContext
-from suite.flops import FlopReport
+from suite.api import MethodInfo, RunContext, WeightSparsityMethod
 from suite.registry import register_method
-from suite.sparsity import EncoderMasks, kept_fraction_for_budget, sparsity_cannot_reach
+from suite.sparsity import EncoderMasks, kept_fraction_for_budget
 
 
 @register_method(
@@ -20,10 +19,7 @@ from suite.sparsity import EncoderMasks, kept_fraction_for_budget, sparsity_cann
         paper="baseline (Blalock et al., What is the State of Neural Network Pruning?, MLSys 2020)",
     )
 )
-class RandomPruning(PruningMethod):
-    def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
-        return sparsity_cannot_reach(reference, budget.fraction)
-
+class RandomPruning(WeightSparsityMethod):
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         self.masks = EncoderMasks(model)
         self.masks.prune_randomly(1.0 - kept_fraction_for_budget(ctx.reference, ctx.budget.fraction), ctx.seed)
