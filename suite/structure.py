@@ -10,7 +10,8 @@ Make structural changes before building an optimizer: the old parameter objects 
   outputs are all it needs; `num_attention_heads` and `all_head_size` are kept in step. A layer
   with no head left runs a forward that returns an empty context, so its attention block adds only
   the output bias before the residual and LayerNorm.
-- `prune_ffn_neurons(model, {layer: [neuron, ...]})`, `drop_layers(model, keep)`.
+- `prune_ffn_neurons(model, {layer: [neuron, ...]})`, `narrow_ffn(model, width)` (the least important
+  neurons by weight norms go), `drop_layers(model, keep)`.
 - `install_prune_heads(model)`: the transformers 4 `model.prune_heads(heads_to_prune)` method
   (original head numbering, already removed heads ignored), which textpruner and nn_pruning call.
 - `structure_of`, `save_pruned`, `load_pruned`: the per-layer shapes travel in a side file
@@ -164,6 +165,23 @@ def prune_ffn_neurons(model: nn.Module, neurons: Mapping[int, Iterable[int]]) ->
         index = torch.tensor(keep, dtype=torch.long, device=layer.intermediate.dense.weight.device)
         _keep_outputs(layer.intermediate.dense, index)
         _keep_inputs(layer.output.dense, index)
+
+
+def ffn_neuron_importance(layer: nn.Module) -> torch.Tensor:
+    """|FFN-in row| x |FFN-out column| per intermediate neuron: how far it can move the layer's output."""
+    w_in = layer.intermediate.dense.weight.detach()  # [ffn, hidden]
+    w_out = layer.output.dense.weight.detach()  # [hidden, ffn]
+    return w_in.norm(dim=1) * w_out.norm(dim=0)
+
+
+def narrow_ffn(model: nn.Module, width: int) -> None:
+    """Keep the `width` most important FFN neurons (by ffn_neuron_importance) in every layer."""
+    drop = {}
+    for index, layer in enumerate(_layers(model)):
+        surplus = _ffn_width(layer) - width
+        if surplus > 0:
+            drop[index] = torch.argsort(ffn_neuron_importance(layer))[:surplus].tolist()
+    prune_ffn_neurons(model, drop)
 
 
 def drop_layers(model: nn.Module, keep: Iterable[int]) -> None:

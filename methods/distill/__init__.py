@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from suite.api import MethodInfo, PruningMethod, RunContext
+from suite.api import Budget, MethodInfo, PruningMethod, RunContext
 from suite.distill import Distiller, KDWeights, uniform_layer_map
+from suite.errors import SuiteError
+from suite.flops import FlopReport
 from suite.registry import register_method
-from suite.sizing import student_shape
-from suite.structure import drop_layers, prune_ffn_neurons
+from suite.sizing import DenseShape, student_shape
+from suite.structure import drop_layers, narrow_ffn
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,6 @@ def student_layers(student: int, teacher: int, init: str = "mapped") -> list[int
     return [t - 1 for t in uniform_layer_map(student, teacher)]
 
 
-def neuron_importance(layer: nn.Module) -> torch.Tensor:
-    """|FFN-in row| x |FFN-out column|: how much each intermediate neuron can move the output."""
-    w_in = layer.intermediate.dense.weight.detach()  # [ffn, hidden]
-    w_out = layer.output.dense.weight.detach()  # [hidden, ffn]
-    return w_in.norm(dim=1) * w_out.norm(dim=0)
-
-
 @register_method(
     MethodInfo(
         name="distill",
@@ -57,23 +52,30 @@ class SmallDenseStudent(PruningMethod):
     def forward_kwargs(self) -> dict:
         return {"output_hidden_states": True}
 
+    @staticmethod
+    def shape(model: nn.Module, reference: FlopReport, budget: Budget) -> DenseShape:
+        config = model.config
+        total = len(model.base_model.encoder.layer)
+        return student_shape(reference, budget, total, config.hidden_size, config.intermediate_size)
+
+    def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
+        try:
+            self.shape(model, reference, budget)
+        except SuiteError as exc:
+            return str(exc)
+        return None
+
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         if ctx.teacher is None:
             raise ValueError("distill needs the teacher in ctx.teacher")
         student = model.requires_grad_(True).train()  # the harness's copy of the teacher (start="teacher")
-        config = student.config
         total = len(student.base_model.encoder.layer)
-        shape = student_shape(ctx.reference, ctx.budget, total, config.hidden_size, config.intermediate_size)
+        shape = self.shape(student, ctx.reference, ctx.budget)
         # Each student layer starts as the teacher layer it is distilled towards (TinyBERT's uniform
         # map: student layer m learns teacher layer m x L_t / L_s), so no layer has to move from one
         # teacher layer's function to another's.
         drop_layers(student, student_layers(shape.layers, total, self.config.init))
-        if shape.ffn < config.intermediate_size:
-            drop = {}
-            for index, layer in enumerate(student.base_model.encoder.layer):
-                order = torch.argsort(neuron_importance(layer))
-                drop[index] = order[: config.intermediate_size - shape.ffn].tolist()
-            prune_ffn_neurons(student, drop)
+        narrow_ffn(student, shape.ffn)
         ctx.logger.info("student: %d layers, FFN %d", shape.layers, shape.ffn)
         self.distiller = Distiller(student, ctx.teacher, self.config.kd, ctx.task.is_regression)
         return student

@@ -1,4 +1,5 @@
-"""`layers`: drop encoder layers to meet the budget, then fine-tune with distillation.
+"""`layers`: drop encoder layers to meet the budget (narrowing the kept FFNs to fill what whole layers
+leave unused), then fine-tune with distillation.
 
 Sajjad et al. (2020, "Poor Man's BERT"): dropping the top layers of the pre-trained model before
 fine-tuning is a strong simple baseline.
@@ -16,8 +17,8 @@ from suite.distill import Distiller, KDWeights
 from suite.errors import SuiteError
 from suite.flops import FlopReport
 from suite.registry import register_method
-from suite.sizing import deepest_full_width
-from suite.structure import drop_layers
+from suite.sizing import deepest_full_width, student_shape
+from suite.structure import drop_layers, narrow_ffn
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def kept_layers(strategy: str, total: int, keep: int) -> list[int]:
 @register_method(
     MethodInfo(
         name="layers",
-        summary="drop the top encoder layers of the pre-trained model to meet the budget, then distil",
+        summary="drop the top encoder layers of the pre-trained model (FFN narrowed to fill the budget), then distil",
         paper="Sajjad, Dalvi, Durrani, Nakov. On the Effect of Dropping Layers of Pre-trained Transformer "
         "Models (Poor Man's BERT), 2020",
         needs_teacher=True,
@@ -50,16 +51,10 @@ class LayerDrop(PruningMethod):
     def forward_kwargs(self) -> dict:
         return {"output_hidden_states": True} if self.config.distill else {}
 
-    @staticmethod
-    def layers_within(model: nn.Module, reference: FlopReport, budget: Budget) -> tuple[int, int]:
-        """(layers to keep, layers in the model): the most whole layers whose FLOPs fit the budget."""
+    def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
         config = model.config
         total = len(model.base_model.encoder.layer)
-        return deepest_full_width(reference, budget, total, config.hidden_size, config.intermediate_size), total
-
-    def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
-        keep, total = self.layers_within(model, reference, budget)
-        if keep:
+        if deepest_full_width(reference, budget, total, config.hidden_size, config.intermediate_size):
             return None
         return (
             f"budget {budget.fraction:g} is below one whole encoder layer of {total}; layer dropping cannot "
@@ -69,9 +64,14 @@ class LayerDrop(PruningMethod):
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         if reason := self.unreachable(model, ctx.reference, ctx.budget):
             raise SuiteError(reason)  # the harness never gets here: it skips unreachable cells
-        keep, total = self.layers_within(model, ctx.reference, ctx.budget)
-        drop_layers(model, kept_layers(self.config.strategy, total, keep))
-        ctx.logger.info("kept %d of %d layers (%s)", keep, total, self.config.strategy)
+        config = model.config
+        total = len(model.base_model.encoder.layer)
+        # The same sizing as distill: whole layers, or one more layer with every kept FFN narrowed
+        # where whole layers would leave part of the budget unused.
+        shape = student_shape(ctx.reference, ctx.budget, total, config.hidden_size, config.intermediate_size)
+        drop_layers(model, kept_layers(self.config.strategy, total, shape.layers))
+        narrow_ffn(model, shape.ffn)
+        ctx.logger.info("kept %d of %d layers (%s), FFN %d", shape.layers, total, self.config.strategy, shape.ffn)
         self.distiller = None
         if self.config.distill:
             if ctx.teacher is None:
