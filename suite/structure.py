@@ -10,6 +10,7 @@ Make structural changes before building an optimizer: the old parameter objects 
   outputs are all it needs; `num_attention_heads` and `all_head_size` are kept in step. A layer
   with no head left runs a forward that returns an empty context, so its attention block adds only
   the output bias before the residual and LayerNorm.
+- `prune_hidden(model, keep)`: hidden dimensions, from the embeddings to the pooler's input.
 - `prune_ffn_neurons(model, {layer: [neuron, ...]})`, `narrow_ffn(model, width)` (the least important
   neurons by weight norms go), `drop_layers(model, keep)`.
 - `install_prune_heads(model)`: the transformers 4 `model.prune_heads(heads_to_prune)` method
@@ -19,8 +20,8 @@ Make structural changes before building an optimizer: the old parameter objects 
   fresh model and then loads the weights strictly. `from_pretrained` alone refuses such a folder
   (size mismatch), so a pruned checkpoint is never silently re-initialised.
 
-The config keeps `num_attention_heads` and `intermediate_size` of the unpruned model (head size is
-`hidden_size // num_attention_heads`); only `num_hidden_layers` follows `drop_layers`.
+The config keeps `hidden_size`, `num_attention_heads` and `intermediate_size` of the unpruned model
+(head size is `hidden_size // num_attention_heads`); only `num_hidden_layers` follows `drop_layers`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from torch import nn
 from transformers import AutoConfig, PreTrainedModel
 
 STRUCTURE_FILE = "pruned_structure.json"
-STRUCTURE_VERSION = 1
+STRUCTURE_VERSION = 2  # 2 added the kept hidden width
 
 
 def _base(model: nn.Module) -> nn.Module:
@@ -205,6 +206,55 @@ def drop_layers(model: nn.Module, keep: Iterable[int]) -> None:
         config.layer_types = [layer_types[i] for i in keep]
 
 
+def _keep_norm(norm: nn.LayerNorm, index: torch.Tensor) -> None:
+    with torch.no_grad():
+        norm.weight = nn.Parameter(norm.weight.index_select(0, index).clone(), requires_grad=norm.weight.requires_grad)
+        norm.bias = nn.Parameter(norm.bias.index_select(0, index).clone(), requires_grad=norm.bias.requires_grad)
+    norm.normalized_shape = (int(index.numel()),)
+
+
+def hidden_width(model: nn.Module) -> int:
+    """Hidden dimensions the encoder carries now (the embeddings' width)."""
+    return _base(model).embeddings.word_embeddings.weight.shape[1]
+
+
+def prune_hidden(model: nn.Module, keep: Iterable[int]) -> None:
+    """Keep only the listed hidden dimensions, from the embeddings to the pooler's input: embedding
+    columns, every LayerNorm entry, the input columns of Q/K/V and FFN-in and of the pooler, the
+    output rows of the attention output and FFN-out projections. The pooler's output (the
+    classifier's input) keeps its width. Head size and FFN width are unchanged, and so is the config's
+    `hidden_size` (the head size is read from it); the kept width travels in the structure file."""
+    base = _base(model)
+    width = hidden_width(model)
+    keep = sorted({int(i) for i in keep})
+    if not keep or keep[0] < 0 or keep[-1] >= width:
+        raise IndexError(f"hidden dimensions to keep must be a non-empty subset of 0..{width - 1}")
+    if len(keep) == width:
+        return
+    device = base.embeddings.word_embeddings.weight.device
+    index = torch.tensor(keep, dtype=torch.long, device=device)
+    embeddings = base.embeddings
+    for name in ("word_embeddings", "position_embeddings", "token_type_embeddings"):
+        table = getattr(embeddings, name, None)
+        if table is not None:
+            with torch.no_grad():
+                weight = table.weight.index_select(1, index).clone()
+            table.weight = nn.Parameter(weight, requires_grad=table.weight.requires_grad)
+            table.embedding_dim = len(keep)
+    _keep_norm(embeddings.LayerNorm, index)
+    for layer in base.encoder.layer:
+        attention = layer.attention
+        for linear in (attention.self.query, attention.self.key, attention.self.value, layer.intermediate.dense):
+            _keep_inputs(linear, index)
+        for linear in (attention.output.dense, layer.output.dense):
+            _keep_outputs(linear, index)
+        _keep_norm(attention.output.LayerNorm, index)
+        _keep_norm(layer.output.LayerNorm, index)
+    pooler = getattr(base, "pooler", None)
+    if pooler is not None:
+        _keep_inputs(pooler.dense, index)
+
+
 def _legacy_prune_heads(self: nn.Module, heads_to_prune: Mapping[int, Iterable[int]]) -> None:
     """transformers 4 semantics: original head numbering; heads already removed are ignored."""
     d_head = _head_size(self)
@@ -239,6 +289,7 @@ def structure_of(model: nn.Module) -> dict[str, Any]:
         "heads": [num_heads(layer.attention.self, d_head) for layer in layers],
         "ffn": [layer.intermediate.dense.out_features for layer in layers],
         "pruned_heads": [sorted(_pruned_heads(layer)) for layer in layers],
+        "hidden": hidden_width(model),
     }
 
 
@@ -259,6 +310,8 @@ def apply_structure(model: nn.Module, structure: Mapping[str, Any]) -> None:
         neurons[i] = list(range(structure["ffn"][i], layer.intermediate.dense.out_features))
     prune_heads(model, heads)
     prune_ffn_neurons(model, neurons)
+    hidden = structure.get("hidden", hidden_width(model))  # version 1 files: the full width
+    prune_hidden(model, range(hidden))
 
 
 def save_pruned(model: PreTrainedModel, path: str | Path) -> None:
