@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods",
         default="all",
         help="'all', names or patterns, comma-separated, in order; '-NAME' or '-PATTERN' removes methods "
-        "(e.g. all,-random or all,-*prune*; write --methods=-random when the first item is one) (default: all)",
+        "(e.g. all,-random or all,-m*; write --methods=-random when the first item is one) (default: all)",
     )
     run.add_argument(
         "--method-args",
