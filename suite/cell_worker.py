@@ -13,7 +13,7 @@ import io
 import json
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from suite.data import TaskData, get_task
 from suite.device import Placement
 from suite.harness import Cell, Harness, predictions_of
 from suite.presets import Preset
-from suite.registry import get_method, load_plugins
+from suite.registry import load_plugins
 from suite.results import Predictions, RunResult
 from suite.teacher import pack_teacher, unpack_teacher
 
@@ -39,6 +39,7 @@ class WorkerSpec:
     plugins: tuple[str, ...] = ()
     threads: int | None = None  # torch threads per worker (the CPUs Ray reserved for the cell)
     executor: str = "ray"
+    method_args: dict[str, dict[str, Any]] = field(default_factory=dict)  # knobs per method, typed
 
 
 @dataclass
@@ -69,7 +70,9 @@ def worker_harness(spec: WorkerSpec) -> Harness:
             torch.set_num_threads(spec.threads)
         placement = Placement.from_flags(spec.device, spec.precision)
         scratch = Path(tempfile.mkdtemp(prefix="prune_suite_worker_"))  # never read by the driver
-        harness = Harness(spec.preset, scratch / "results", spec.glue_dir, scratch / "cache", False, placement)
+        harness = Harness(
+            spec.preset, scratch / "results", spec.glue_dir, scratch / "cache", False, placement, spec.method_args
+        )
         harness.executor = spec.executor
         _HARNESSES[key] = harness
     return _HARNESSES[key]
@@ -127,7 +130,7 @@ def run_cell(
             if teacher.meta["id"] != expected:
                 raise RuntimeError(f"the driver sent teacher {teacher.meta['id']}, this cell needs {expected}")
             harness.teachers.remember(expected, teacher)
-        method = get_method(cell.method)
+        method = harness.method(cell.method)
         result, evaluation = harness.run_cell(cell, method, config)
         predictions = predictions_of(get_task(cell.task), evaluation)
     return CellOutcome(result, predictions, captured.text)
@@ -143,6 +146,7 @@ def spec_for(harness: Harness, plugins: tuple[str, ...], threads: int | None, de
         precision=harness.placement.precision,
         plugins=tuple(str(Path(p).resolve()) if p.endswith(".py") else p for p in plugins),
         threads=threads,
+        method_args=harness.method_args,
     )
 
 

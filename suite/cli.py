@@ -66,6 +66,35 @@ def _epochs(text: str) -> float:
     return int(value) if value.is_integer() else value
 
 
+class _Version(argparse.Action):
+    """`--version`: the installed package's version and the checkout's commit, worked out only when asked
+    (the commit takes two git calls)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args) -> NoReturn:
+        print(version_line())
+        parser.exit(0)
+
+
+def version_line() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    import suite
+    from suite.results import git_sha
+
+    try:
+        number = version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        number = suite.__version__
+    sha = git_sha()
+    return f"{DISTRIBUTION} {number}" + (f" (git {sha})" if sha else "")
+
+
+DISTRIBUTION = "prune-suite"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its errors as the suite's one line (`error: ...`, exit 2) instead of a usage
     block first."""
@@ -79,11 +108,30 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m suite",
         description="Benchmark BERT pruning methods on GLUE under equal FLOP budgets.",
     )
+    parser.add_argument("--version", action=_Version, help="print the version (and git commit) and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a grid of task x method x budget x seed cells")
     run.add_argument("--preset", default="quick", help="smoke | quick | cpu | paper (default: quick)")
-    run.add_argument("--methods", default="all", help="'all', names or patterns, comma-separated (default: all)")
+    run.add_argument(
+        "--methods",
+        default="all",
+        help="'all', names or patterns, comma-separated, in order; '-NAME' or '-PATTERN' removes methods "
+        "(e.g. all,-random or all,-m*; write --methods=-random when the first item is one) (default: all)",
+    )
+    run.add_argument(
+        "--method-args",
+        action="append",
+        default=[],
+        metavar="METHOD.KNOB=VALUE,...",
+        help="set knobs of the selected methods' Configs, e.g. 'ksp.mask_updates=50,ksp.kd.attention=0' "
+        "(repeatable; see ls methods --verbose); part of the cells' config hash",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the cells the run would compute, skip (finished) and not run (unreachable); train and write nothing",
+    )
     run.add_argument("--tasks", type=_csv(str), help="comma-separated GLUE tasks, e.g. sst2,mrpc")
     run.add_argument("--budgets", type=_csv(float), help="FLOP fractions in (0, 1], e.g. 0.5,0.1")
     run.add_argument("--seeds", type=_csv(int), help="e.g. 0,1,2")
@@ -153,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("what", choices=["methods", "tasks", "presets"])
     ls.add_argument("pattern", nargs="?", default="*", help="shell pattern for methods, e.g. '*mag*'")
     ls.add_argument("--plugins", action="append", default=[], metavar="MODULE_OR_FILE")
+    ls.add_argument(
+        "--verbose", "-v", action="store_true", help="methods: also each knob and its default (imports the methods)"
+    )
 
     flops = sub.add_parser("flops", help="print FLOPs and parameters of a model as JSON")
     flops.add_argument("model", help="hub id, local path, or alias: minilm-l6, tiny, bert-base-random")
@@ -196,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     from suite.data import get_task
     from suite.harness import Harness, expand_grid
+    from suite.knobs import format_value, parse_method_args
     from suite.presets import get_preset
     from suite.registry import load_plugins, resolve_method_names
     from suite.teacher import default_cache_dir
@@ -236,6 +288,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     load_plugins(args.plugins)
     methods = resolve_method_names(args.methods)
+    method_args = parse_method_args(args.method_args, methods)
     glue_dir = _data_source(args.glue_dir)
     results_dir = args.results_dir or Path("results") / preset.name
     print(
@@ -251,6 +304,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.cache_dir or default_cache_dir(),
         progress=not args.no_progress,
         placement=placement,
+        method_args=method_args,
+        read_only=args.dry_run,
     )
     cells = expand_grid(preset, methods)
     print(
@@ -259,6 +314,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"model {preset.model}; results in {results_dir}",
         file=sys.stderr,
     )
+    for method, values in method_args.items():
+        print(f"{method} knobs: " + ", ".join(f"{k}={format_value(v)}" for k, v in values.items()), file=sys.stderr)
+    if args.dry_run:
+        from suite.dry_run import print_plan
+
+        return print_plan(harness, cells)
 
     def report(result, progress) -> None:
         score = "-" if result.score is None else f"{result.score:.2f}"
@@ -409,12 +470,13 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     if args.what == "methods":
-        from suite.registry import get_registered, list_methods, load_plugins
+        from suite.registry import list_methods, load_plugins, summary_of
 
         load_plugins(args.plugins)
         for name in list_methods(args.pattern):
-            info = get_registered(name).info
-            print(f"{name:16s} {info.summary}")
+            print(f"{name:16s} {summary_of(name)}")
+            if args.verbose:
+                _print_knobs(name)
     elif args.what == "tasks":
         from suite.data import TASKS
 
@@ -428,6 +490,19 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for preset in PRESETS.values():
             print(f"{preset.name:6s} {preset.description}")
     return 0
+
+
+def _print_knobs(name: str) -> None:
+    """A method's knobs, one a line as --method-args takes them, with their types."""
+    from suite.knobs import format_value, knobs_of, type_name
+    from suite.registry import get_registered
+
+    knobs = knobs_of(get_registered(name).default_config())
+    if not knobs:
+        print("    (no knobs)")
+    for knob in knobs:
+        setting = f"{knob.path}={format_value(knob.value)}"
+        print(f"    {setting:32s} {type_name(knob.kind)}")
 
 
 def cmd_flops(args: argparse.Namespace) -> int:
@@ -535,16 +610,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("textpruner").setLevel(logging.WARNING)  # one INFO line per pruning round
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()  # "Writing model shards" bars drown the cell lines
-        from huggingface_hub.utils import logging as hub_logging
-
-        hub_logging.set_verbosity_error()  # a warning per HTTP retry would bury the suite's own one-line error
-        import datasets
-
-        datasets.disable_progress_bars()  # per-task "Map" bars, likewise
+        if args.command != "ls" or args.verbose:  # plain listing imports none of them
+            _quiet_libraries()
         return COMMANDS[args.command](args)
     except SuiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -552,3 +619,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished cells are kept; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def _quiet_libraries() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()  # "Writing model shards" bars drown the cell lines
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.set_verbosity_error()  # a warning per HTTP retry would bury the suite's own one-line error
+    import datasets
+
+    datasets.disable_progress_bars()  # per-task "Map" bars, likewise

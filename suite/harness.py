@@ -16,7 +16,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,12 +161,17 @@ class Harness:
         cache_dir: Path,
         progress: bool = True,
         placement: Placement = CPU,
+        method_args: Mapping[str, Mapping[str, Any]] | None = None,
+        read_only: bool = False,
     ) -> None:
         self.preset = preset
         self.placement = placement
+        # Knobs set per method (suite.knobs: typed, checked); they change the method's Config, and so
+        # its cells' config hash.
+        self.method_args = {name: dict(values) for name, values in (method_args or {}).items()}
         self.results_dir = Path(results_dir)
         self.glue_dir = glue_dir
-        self.teachers = TeacherStore(cache_dir)
+        self.teachers = TeacherStore(cache_dir, clean=not read_only)  # read_only: a harness that only plans
         self.progress = progress
         self._tokenizer = None
         self._data: dict[str, TaskData] = {}
@@ -215,15 +220,19 @@ class Harness:
     def preflight(self, cells: list[Cell]) -> None:
         """Fail before the grid on bad input that would fail every cell (data, model, tokenizer, a
         results directory that cannot take records), so nothing trains only to be lost."""
+        self._check_inputs(cells)
+        self._check_results_dir(cells)  # last: a run refused for its data leaves no empty folder
+
+    def _check_inputs(self, cells: list[Cell]) -> None:
         for task_name in dict.fromkeys(c.task for c in cells):
             self.task_data(task_name)
             self.reference_flops(task_name)
-        self._check_results_dir(cells)  # last: a run refused for its data leaves no empty folder
-
-    def _check_results_dir(self, cells: list[Cell]) -> None:
         root = self.results_dir
         if root.exists() and not root.is_dir():
             raise SuiteError(f"results path {root} is a file; pass --results-dir with a folder")
+
+    def _check_results_dir(self, cells: list[Cell]) -> None:
+        root = self.results_dir
         try:
             root.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=root):
@@ -323,6 +332,10 @@ class Harness:
             config["teacher"] = self.teacher_key(cell.task, cell.seed)
         return config
 
+    def method(self, name: str) -> PruningMethod:
+        """A fresh instance of the method `name`, with this run's knobs for it."""
+        return get_method(name, self.method_args.get(name))
+
     # ----- running ---------------------------------------------------------------------------
     def plan(self, cells: list[Cell]) -> GridPlan:
         """Sort the grid into cells to run, finished cells (same config hash), unreachable ones, and
@@ -330,7 +343,7 @@ class Harness:
         plan = GridPlan()
         for cell in cells:
             try:
-                method = get_method(cell.method)
+                method = self.method(cell.method)
                 reason = method.unreachable(
                     self.reference_model(cell.task), self.reference_flops(cell.task), Budget(cell.budget)
                 )
@@ -346,6 +359,16 @@ class Harness:
             else:
                 plan.to_run.append((cell, method, config))
         return plan
+
+    def preview(self, cells: list[Cell]) -> GridPlan:
+        """What a run of `cells` would do (`run --dry-run`): the input checks and the plan of start_grid,
+        finished records read, and nothing written: no results folder, no record, no teacher."""
+        self._check_inputs(cells)
+        return self.plan(cells)
+
+    def teacher_cached(self, task: str, seed: int) -> bool:
+        """A teacher for (task, seed) under this run's settings is in the cache (damage is found on load)."""
+        return self.teachers.path(self.teacher_key(task, seed)).is_dir()
 
     def start_grid(self, cells: list[Cell]) -> tuple[GridPlan, GridSummary]:
         """What every executor does first, in the process that writes the records: check the input,

@@ -2,7 +2,9 @@
 
 Methods are found in three places: the built-in `methods/` package (one folder per method, no
 other edit needed), the entry-point group `prune_suite.methods` (third-party packages), and
-modules or files named with `--plugins`.
+modules or files named with `--plugins`. Names and summaries are read from the plugins' source
+(suite.discovery) so that listing and selecting methods imports nothing heavy; a method's module is
+imported when the method is used.
 """
 
 from __future__ import annotations
@@ -11,26 +13,26 @@ import difflib
 import fnmatch
 import importlib
 import importlib.util
-import pkgutil
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from suite.api import MethodInfo, PruningMethod
+from suite.discovery import Declaration, PluginSource, builtin_sources, declared_methods, entry_point_sources
 from suite.errors import SuiteError
 
-ENTRY_POINT_GROUP = "prune_suite.methods"
+if TYPE_CHECKING:  # the interface imports torch: only a method's own module needs it
+    from suite.api import MethodInfo, PruningMethod
+
 # Rows the harness writes itself (a data baseline, not a method): no plugin may take the name.
 RESERVED_NAMES = frozenset({"trivial"})
 # A method's name is a folder name in every results directory: lower-case letters, digits and
 # '.', '_', '-', starting with a letter or digit (so never '..', a path or a hidden file).
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
-M = TypeVar("M", bound=type[PruningMethod])
+M = TypeVar("M", bound="type[PruningMethod]")
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,25 @@ class RegisteredMethod:
     info: MethodInfo
     config: Any | None
 
-    def create(self) -> PruningMethod:
-        return self.cls(self.info, self.config)
+    def create(self, knobs: Mapping[str, Any] | None = None) -> PruningMethod:
+        """An instance with the registered Config, or with some of its knobs set (suite.knobs)."""
+        if not knobs:
+            return self.cls(self.info, self.config)
+        from suite.knobs import with_knobs
+
+        return self.cls(self.info, with_knobs(self.info.name, self.default_config(), knobs))
+
+    def default_config(self) -> Any:
+        """The Config the method runs with unless knobs are set: the variant's, else the class's defaults."""
+        return self.config if self.config is not None else self.cls.Config()
 
 
 _REGISTRY: dict[str, RegisteredMethod] = {}
-_loaded_builtin = False
+# What the plugins' source files declare (name -> declaration) and the sources that cannot be read
+# so (imported to list their names); found once per process, on first use.
+_declared: dict[str, Declaration] | None = None
+_opaque: list[PluginSource] = []
+_imported: set[str] = set()  # labels of the plugin sources imported so far
 
 
 class UnknownMethodError(SuiteError):
@@ -79,21 +94,51 @@ def _qualname(cls: type) -> str:
 
 
 def load_plugins(extra: Iterable[str] = ()) -> None:
-    """Import built-in methods, entry-point plugins and any extra modules or .py files."""
-    global _loaded_builtin
-    if not _loaded_builtin:
-        import methods
-
-        for module in pkgutil.iter_modules(methods.__path__, prefix="methods."):
-            importlib.import_module(module.name)
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                ep.load()
-            except Exception as exc:  # a broken third-party plugin must not hide the others
-                raise SuiteError(f"plugin entry point '{ep.name}' ({ep.value}) failed: {exc}") from exc
-        _loaded_builtin = True
+    """Import extra plugin modules or .py files (`--plugins`). Built-in and entry-point methods need no
+    loading: they are found from their source and imported when used."""
     for spec in extra:
         _import_plugin(spec)
+
+
+def load_all() -> None:
+    """Import every discovered plugin: for code that needs every method's class (tests over all methods)."""
+    declared, opaque = _discover()
+    for source in [*{d.source.label: d.source for d in declared.values()}.values(), *opaque]:
+        _import_source(source)
+
+
+def _discover() -> tuple[dict[str, Declaration], list[PluginSource]]:
+    global _declared, _opaque
+    if _declared is None:
+        declared: dict[str, Declaration] = {}
+        opaque: list[PluginSource] = []
+        for source in [*builtin_sources(), *entry_point_sources()]:
+            found = declared_methods(source)
+            if found is None:
+                opaque.append(source)
+                continue
+            for declaration in found:
+                other = declared.get(declaration.name)
+                if other is not None and other.source.label != source.label:
+                    raise SuiteError(
+                        f"method name '{declaration.name}' is declared twice ({other.source.label} and "
+                        f"{source.label}); rename one of them"
+                    )
+                declared[declaration.name] = declaration
+        _declared, _opaque = declared, opaque
+    return _declared, _opaque
+
+
+def _import_source(source: PluginSource) -> None:
+    if source.label in _imported:
+        return
+    try:
+        source.load()
+    except SuiteError:
+        raise
+    except Exception as exc:  # a broken plugin is one line naming it, not a traceback
+        raise SuiteError(f"could not load {source.label}: {type(exc).__name__}: {exc}") from exc
+    _imported.add(source.label)
 
 
 def _import_plugin(spec: str) -> None:
@@ -117,44 +162,93 @@ def _import_plugin(spec: str) -> None:
 
 
 def list_methods(pattern: str = "*") -> list[str]:
-    """Registered names matching a shell-style pattern, sorted."""
-    load_plugins()
-    return sorted(name for name in _REGISTRY if fnmatch.fnmatch(name, pattern))
+    """Known names matching a shell-style pattern, sorted (imports only plugins that cannot be read)."""
+    return sorted(name for name in _known_names() if fnmatch.fnmatch(name, pattern))
 
 
-def get_registered(name: str) -> RegisteredMethod:
-    load_plugins()
-    if name not in _REGISTRY:
-        known = sorted(_REGISTRY)
+def _known_names() -> set[str]:
+    declared, opaque = _discover()
+    for source in opaque:
+        _import_source(source)
+    return set(declared) | set(_REGISTRY)
+
+
+def summary_of(name: str) -> str:
+    """A method's one-line summary, read from its source where it is a literal (no import)."""
+    declaration = _discover()[0].get(name)
+    if name not in _REGISTRY and declaration is not None and declaration.summary is not None:
+        return declaration.summary
+    return get_registered(name).info.summary
+
+
+def check_known(name: str) -> None:
+    """Raise UnknownMethodError (with a "did you mean") unless `name` is a method; imports nothing it need not."""
+    if name in _REGISTRY or name in _discover()[0]:
+        return
+    known = sorted(_known_names())
+    if name not in known:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise UnknownMethodError(
             f"unknown method '{name}'.{hint} Known methods: {', '.join(known)} (see `python -m suite ls methods`)"
         )
+
+
+def get_registered(name: str) -> RegisteredMethod:
+    """The method's class, info and Config; imports its module on first use."""
+    if name not in _REGISTRY:
+        check_known(name)
+        declaration = _discover()[0].get(name)
+        if declaration is not None:
+            _import_source(declaration.source)
+            if name not in _REGISTRY:
+                raise SuiteError(
+                    f"{declaration.source.label} declares method '{name}', but importing it did not register it"
+                )
     return _REGISTRY[name]
 
 
-def get_method(name: str) -> PruningMethod:
-    return get_registered(name).create()
+def get_method(name: str, knobs: Mapping[str, Any] | None = None) -> PruningMethod:
+    return get_registered(name).create(knobs)
 
 
 def resolve_method_names(spec: str) -> list[str]:
-    """'all', a comma list, or shell patterns ('*prune*') -> registered names, in given order."""
-    load_plugins()
+    """'all', names, shell patterns ('*prune*') and exclusions ('-random', '-*prune*'), comma-separated
+    -> names in the order given. An exclusion removes from the methods selected before it (from all
+    methods when it comes first) and must remove at least one."""
     names: list[str] = []
-    for part in (p.strip() for p in spec.split(",")):
-        if not part:
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    for index, part in enumerate(parts):
+        if not part.startswith("-"):
+            names.extend(m for m in _matching(part) if m not in names)
             continue
-        if part == "all":
-            matched = list_methods()
-        elif any(ch in part for ch in "*?["):
-            matched = list_methods(part)
-            if not matched:
-                raise UnknownMethodError(f"no method matches '{part}'; known: {', '.join(list_methods())}")
-        else:
-            get_registered(part)
-            matched = [part]
-        names.extend(m for m in matched if m not in names)
+        if index == 0:
+            names = list_methods()
+        excluded = set(_matching(part[1:]))
+        kept = [name for name in names if name not in excluded]
+        if len(kept) == len(names):
+            raise UnknownMethodError(
+                f"'{part}' excludes nothing: no method selected before it matches "
+                f"(selected: {', '.join(names) or 'none'})"
+            )
+        names = kept
     if not names:
-        raise UnknownMethodError("no methods given; pass --methods all or names such as dense")
+        raise UnknownMethodError(
+            f"--methods '{spec}' leaves no method to run"
+            if parts
+            else "no methods given; pass --methods all or names such as dense"
+        )
     return names
+
+
+def _matching(part: str) -> list[str]:
+    """The names one selection item stands for: 'all', a shell pattern, or a name."""
+    if part == "all":
+        return list_methods()
+    if any(ch in part for ch in "*?["):
+        matched = list_methods(part)
+        if not matched:
+            raise UnknownMethodError(f"no method matches '{part}'; known: {', '.join(list_methods())}")
+        return matched
+    check_known(part)
+    return [part]

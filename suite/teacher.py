@@ -129,11 +129,12 @@ def _remove(entry: Path) -> None:
 
 
 class TeacherStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, clean: bool = True) -> None:
         self.root = Path(root) / "teachers"
         self._memory: dict[str, Teacher] = {}
         self._locks: dict[str, FileLock] = {}
-        self.clean_stale()
+        if clean:  # not for a store that is only looked at (a dry run writes nothing)
+            self.clean_stale()
 
     @staticmethod
     def key(config: dict[str, Any]) -> str:

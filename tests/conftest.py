@@ -33,8 +33,10 @@ def isolated_registry():
     """Methods registered inside a test are removed afterwards."""
     from suite import registry
 
-    registry.load_plugins()
+    registry.load_all()  # every discovered method imported now, so restoring the registry loses none
     before = dict(registry._REGISTRY)
+    discovered = registry._declared, list(registry._opaque), set(registry._imported)
     yield registry
     registry._REGISTRY.clear()
     registry._REGISTRY.update(before)
+    registry._declared, registry._opaque, registry._imported = discovered

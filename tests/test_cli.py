@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +30,15 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
         (["--glue-dir", "/nonexistent/glue"], "error: GLUE directory /nonexistent/glue does not exist"),
         (["--preset", "huge"], "error: unknown preset 'huge'"),
         (["--max-train-samples", "0"], "error: --max-train-samples must be a positive integer"),
+        (["--methods", "all,-randm"], "error: unknown method 'randm'. Did you mean 'random'?"),
+        (["--methods", "dense,-random"], "error: '-random' excludes nothing"),
+        (
+            ["--methods", "ksp", "--method-args", "ksp.mask_update=5"],
+            "error: --method-args: ksp has no knob 'mask_update'. Did you mean 'mask_updates'? Its knobs: distill,",
+        ),
+        (["--methods", "ksp", "--method-args", "ksp.mask_updates=x"], "error: --method-args: ksp.mask_updates expects"),
+        (["--methods", "dense", "--method-args", "ksp.mask_updates=5"], "error: --method-args sets ksp.mask_updates,"),
+        (["--methods", "dense", "--method-args", "nope.x=5"], "error: unknown method 'nope'."),
     ],
 )
 def test_bad_run_input(capsys, tmp_path, argv, message):
@@ -106,6 +117,68 @@ def test_ls_and_flops(capsys):
     code, out, _ = run_cli(capsys, "flops", "tiny", "--seq-len", "128")
     report = json.loads(out)
     assert code == 0 and report["dense"] == 25_174_272
+
+
+def test_ls_methods_verbose_shows_knobs_and_defaults(capsys):
+    code, out, _ = run_cli(capsys, "ls", "methods", "--verbose")
+    sections = {}
+    for line in out.splitlines():
+        if not line.startswith(" "):
+            name = line.split()[0]
+            sections[name] = []
+        else:
+            sections[name].append(line.split())
+    assert code == 0 and sections["dense"] == [["(no", "knobs)"]]
+    assert ["kd.attention=1.0", "float"] in sections["ksp"] and ["mask_updates=100", "int"] in sections["ksp"]
+    assert ["kd.attention=0.0", "float"] in sections["heads"]  # the method's own nested default
+    assert ["distill=False", "bool"] in sections["magnitude"]  # a variant's defaults
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    out = capsys.readouterr().out
+    assert exited.value.code == 0
+    assert re.fullmatch(r"prune-suite \d+\.\d+\.\d+\S* \(git [0-9a-f]{40}(-dirty)?\)\n", out), out
+
+
+def _tree(*roots: Path) -> dict[str, tuple[int, bytes]]:
+    """Every path under the roots with its mtime and content: what "writes nothing" is checked against."""
+    found = {}
+    for root in roots:
+        for path in [root, *root.rglob("*")] if root.exists() else []:
+            found[str(path)] = (path.stat().st_mtime_ns, path.read_bytes() if path.is_file() else b"")
+    return found
+
+
+def test_dry_run_lists_compute_skip_and_not_run_and_writes_nothing(capsys, tmp_path, glue_dir, monkeypatch):
+    cache, results = tmp_path / "cache", tmp_path / "results"
+    monkeypatch.setenv("PRUNE_SUITE_CACHE", str(cache))
+    # The tiny model at budget 0.3: layer dropping cannot keep a whole layer of 2, and weight sparsity
+    # cannot go below the attention products.
+    base = ["run", "--preset", "smoke", "--tasks", "mrpc", "--glue-dir", str(glue_dir), "--results-dir", str(results)]
+    base += ["--max-train-samples", "16", "--max-eval-samples", "16", "--no-progress", "--budgets", "0.5,0.3"]
+    dry = [*base, "--methods", "dense,ksp,layers", "--method-args", "ksp.mask_updates=5", "--dry-run"]
+
+    code, out, err = run_cli(capsys, *dry)
+    assert code == 0, err
+    assert not results.exists() and not cache.exists()  # not even the folders
+    assert "compute  mrpc   dense        budget 1     seed 0\n" in out
+    assert "compute  mrpc   ksp          budget 0.5   seed 0\n" in out
+    assert "not run  mrpc   layers       budget 0.3   seed 0  budget 0.3 is below one whole encoder layer" in out
+    assert "teacher  mrpc   seed 0: to train" in out
+    assert "not run  mrpc   ksp          budget 0.3   seed 0  budget 0.3 cannot be met by weight sparsity" in out
+    assert "dry run: 3 to compute (1 teachers to train), 0 finished (skipped), 2 unreachable" in err
+
+    code, _, err = run_cli(capsys, *base, "--methods", "dense")  # a real run finishes the dense cell
+    assert code == 0, err
+    before = _tree(results, cache)
+    code, out, err = run_cli(capsys, *dry)
+    assert code == 0, err
+    assert "skip     mrpc   dense        budget 1     seed 0  finished (same config hash)\n" in out
+    assert "compute  mrpc   ksp          budget 0.5   seed 0\n" in out
+    assert "dry run: 2 to compute (1 teachers to train), 1 finished (skipped), 2 unreachable" in err
+    assert _tree(results, cache) == before
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["ls"], ["flops"], ["leaderboard"]])

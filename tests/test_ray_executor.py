@@ -150,6 +150,19 @@ def test_a_cell_whose_worker_always_dies_is_failed_with_the_reason_and_the_grid_
     assert "did not finish" in log_path(harness.results_dir, cells[0]).read_text()
 
 
+def test_method_knobs_travel_to_the_workers(cluster, tmp_path, glue_dir, smoke_preset):
+    knobs = {"platon": {"window": 3, "beta1": 0.5}}
+    harness = Harness(smoke_preset, tmp_path / "results", glue_dir, tmp_path / "cache", False, method_args=knobs)
+    cells = [c for c in expand_grid(smoke_preset, ["platon"]) if c.task == "mrpc"]
+    summary = _run(harness, cells)
+    assert summary.count("ok") == len(cells)
+    (record,) = [r for r in read_records(harness.results_dir) if r["method"] == "platon"]
+    # The worker built the method with the knobs, and the driver's hash (which has them) is the record's.
+    assert record["method_config"]["window"] == 3 and record["method_config"]["beta1"] == 0.5
+    assert harness.plan(cells).skipped == cells  # finished under the knobs' hash
+    assert _harness(tmp_path, smoke_preset, glue_dir).plan(cells).to_run  # a run without them is another cell
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
