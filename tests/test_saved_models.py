@@ -133,3 +133,26 @@ def test_export_says_when_a_cell_has_no_saved_model(tmp_path, glue_dir, smoke_pr
     code = main([*args, "--seed", "0", "--to", str(tmp_path / "out")])
     assert code == 2 and "has no saved model (status ok): run it with --save-models" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_model_write_leaves_the_old_folder_and_no_temporary_one(tmp_path):
+    import os
+
+    from suite.results import clean_stale_temp_files
+    from suite.saved_models import write_model_dir
+
+    target = tmp_path / "cell" / "budget0.5_seed0.model"
+    write_model_dir(target, {"config.json": b"{}", "model.safetensors": b"old"})
+    with pytest.raises(ValueError, match="not a plain file name"):
+        write_model_dir(target, {"config.json": b"{}", "../escape": b"x"})
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+    assert (target / "model.safetensors").read_bytes() == b"old"
+    write_model_dir(target, {"config.json": b"{}", "model.safetensors": b"new"})  # replaces it whole
+    assert sorted(p.name for p in target.iterdir()) == ["config.json", "model.safetensors"]
+    assert (target / "model.safetensors").read_bytes() == b"new"
+    # A run killed mid-write leaves `.<name>.<random>.tmp/`: the next run's cleaner removes it.
+    stale = tmp_path / "cell" / f".{target.name}.abc123.tmp"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"half")
+    os.utime(stale, (0, 0))
+    assert clean_stale_temp_files(tmp_path) == [stale] and not stale.exists()
