@@ -755,7 +755,7 @@ def _as_dict(config: Any) -> dict[str, Any]:
 
 
 def _set_aside(path: Path, old_hash: str) -> None:
-    """Keep a superseded record and its predictions under names no reader takes for a record."""
+    """Keep a superseded record and the files beside it under names no reader takes for a record."""
     for source in (path, predictions_path(path), curve_path(path), model_dir(path)):
         if source.exists():
             suffix = source.name[len(path.stem) :]  # ".json", ".predictions.json.gz", ".curve.csv", ".model"
