@@ -143,6 +143,23 @@ class PruningMethod(ABC):
         """The loss to minimise; the default is the task loss the model computed from labels."""
         return outputs.loss
 
+    def loss_parts(self) -> dict[str, float]:
+        """The named terms of the last `training_loss` (for the training curve); empty when the loss is
+        one term. The default reports the terms of the suite.distill.Distiller the method holds as an
+        attribute, so a method that distils through it reports its terms without code of its own."""
+        from suite.distill import Distiller
+
+        for value in vars(self).values():
+            if isinstance(value, Distiller):
+                return dict(value.last_parts)
+        return {}
+
+    def flop_fraction(self, model: nn.Module, ctx: RunContext) -> float:
+        """Effective FLOPs of `model` as it trains over the unpruned model's dense FLOPs (the training
+        curve's column). The default counts nonzero weights; a method whose masks live outside the
+        weights until finalize() overrides it."""
+        return ctx.measure_flops(model).effective / ctx.reference.dense
+
     def on_gradients(self, model: nn.Module, step: int, ctx: RunContext) -> None:  # noqa: B027 (optional hook)
         """Called after every backward pass, before clipping and the optimizer step (step counts from 1,
         like on_step_end): `param.grad` holds the true gradients of the training loss (unscaled under

@@ -1,9 +1,10 @@
 """What a worker process does for a distributed executor: train a teacher, or run one cell.
 
 Everything a worker needs arrives as arguments (the run's settings, the tokenized data, the packed
-teacher) and everything it produces goes back as its return value (the result, the predictions,
-the cell's log), so workers need no shared filesystem and never write into the results folder: the
-driver is its only writer. Nothing here imports Ray; the Ray executor wraps these functions.
+teacher) and everything it produces goes back as its return value (the result, the files beside it:
+predictions, training curve, the packed model with `--save-models`; the cell's log), so workers
+need no shared filesystem and never write into the results folder: the driver is its only writer.
+Nothing here imports Ray; the Ray executor wraps these functions.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from typing import Any
 
 import torch
 
-from suite.data import TaskData, get_task
+from suite.data import TaskData
 from suite.device import Placement
-from suite.harness import Cell, Harness, predictions_of
+from suite.harness import Cell, CellFiles, Harness
 from suite.presets import Preset
 from suite.registry import load_plugins
-from suite.results import Predictions, RunResult
+from suite.results import RunResult
 from suite.teacher import pack_teacher, unpack_teacher
 
 
@@ -40,12 +41,13 @@ class WorkerSpec:
     threads: int | None = None  # torch threads per worker (the CPUs Ray reserved for the cell)
     executor: str = "ray"
     method_args: dict[str, dict[str, Any]] = field(default_factory=dict)  # knobs per method, typed
+    save_models: bool = False  # pack each finished cell's model for the driver to keep
 
 
 @dataclass
 class CellOutcome:
     result: RunResult
-    predictions: Predictions | None
+    files: CellFiles
     log: str  # the cell's log lines, for the driver to write under the results folder
 
 
@@ -71,7 +73,14 @@ def worker_harness(spec: WorkerSpec) -> Harness:
         placement = Placement.from_flags(spec.device, spec.precision)
         scratch = Path(tempfile.mkdtemp(prefix="prune_suite_worker_"))  # never read by the driver
         harness = Harness(
-            spec.preset, scratch / "results", spec.glue_dir, scratch / "cache", False, placement, spec.method_args
+            spec.preset,
+            scratch / "results",
+            spec.glue_dir,
+            scratch / "cache",
+            False,
+            placement,
+            method_args=spec.method_args,
+            save_models=spec.save_models,
         )
         harness.executor = spec.executor
         _HARNESSES[key] = harness
@@ -131,9 +140,8 @@ def run_cell(
                 raise RuntimeError(f"the driver sent teacher {teacher.meta['id']}, this cell needs {expected}")
             harness.teachers.remember(expected, teacher)
         method = harness.method(cell.method)
-        result, evaluation = harness.run_cell(cell, method, config)
-        predictions = predictions_of(get_task(cell.task), evaluation)
-    return CellOutcome(result, predictions, captured.text)
+        result, files = harness.run_cell(cell, method, config)
+    return CellOutcome(result, files, captured.text)
 
 
 def spec_for(harness: Harness, plugins: tuple[str, ...], threads: int | None, device: str) -> WorkerSpec:
@@ -147,6 +155,7 @@ def spec_for(harness: Harness, plugins: tuple[str, ...], threads: int | None, de
         plugins=tuple(str(Path(p).resolve()) if p.endswith(".py") else p for p in plugins),
         threads=threads,
         method_args=harness.method_args,
+        save_models=harness.save_models,
     )
 
 

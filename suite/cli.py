@@ -1,4 +1,4 @@
-"""`python -m suite run | ls | flops | leaderboard`.
+"""`python -m suite run | ls | flops | leaderboard | export`.
 
 Exit codes: 0 success, 1 some cells failed, 2 bad input (one line on stderr says what to do).
 """
@@ -176,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument(
+        "--save-models",
+        action="store_true",
+        help="keep each cell's finalized model beside its record (<record>.model/; cells run by this invocation)",
+    )
+    run.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write the training curves as TensorBoard runs under <results>/tensorboard (needs tensorboard)",
+    )
+    run.add_argument(
         "--executor",
         choices=["local", "ray"],
         default="local",
@@ -231,6 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--batching", choices=["random", "length"], default="length", help="throughput: candidate batching"
     )
 
+    export = sub.add_parser("export", help="copy one cell's saved model (run --save-models) out of a results folder")
+    export.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
+    export.add_argument("--task", required=True)
+    export.add_argument("--method", required=True)
+    export.add_argument("--budget", type=float, required=True)
+    export.add_argument("--seed", type=int, required=True)
+    export.add_argument("--to", type=Path, required=True, metavar="DIR", help="a new or empty folder")
+    export.add_argument("--push-to-hub", metavar="REPO", help="also upload the folder to this Hugging Face Hub repo")
+
     board = sub.add_parser("leaderboard", help="tables (markdown, CSV), plots and a README from result files")
     board.add_argument(
         "--results-dir",
@@ -254,6 +273,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     ray_options = _ray_options(args)
     placement = _placement(args, ray_options)
+    if args.tensorboard:
+        from suite.curves import summary_writer_class
+
+        summary_writer_class()  # a missing TensorBoard is one line before anything trains
     preset = get_preset(args.preset)
     for budget in args.budgets or ():
         if not 0.0 < budget <= 1.0:
@@ -306,6 +329,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         placement=placement,
         method_args=method_args,
         read_only=args.dry_run,
+        save_models=args.save_models,
+        tensorboard=args.tensorboard,
     )
     cells = expand_grid(preset, methods)
     print(
@@ -539,6 +564,41 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from suite.data import get_task
+    from suite.results import cell_path, read_record
+    from suite.saved_models import copy_model_dir, push_to_hub
+
+    if not args.results_dir.is_dir():
+        raise SuiteError(f"results folder {args.results_dir} does not exist; pass the --results-dir of a run")
+    task = get_task(args.task).name
+    label = f"{task}/{args.method}/budget {args.budget:g}/seed {args.seed}"
+    path = cell_path(args.results_dir, task, args.method, args.budget, args.seed)
+    record = read_record(path)
+    if record is None:
+        raise SuiteError(f"no record of {label} in {args.results_dir} (looked for {path}); check the cell's fields")
+    saved = record.get("saved_model")
+    if not saved:
+        raise SuiteError(
+            f"{label} has no saved model (status {record.get('status')}): run it with --save-models; a finished "
+            "cell is not rerun, so move its record away first"
+        )
+    source = path.parent / saved["path"]
+    if not source.is_dir():
+        raise SuiteError(f"{label}: its record names the saved model {source}, which is missing; rerun the cell")
+    copy_model_dir(source, args.to)
+    loader = (
+        "transformers or suite.structure.load_pruned"
+        if saved.get("plain_transformers")
+        else "suite.structure.load_pruned"
+    )
+    print(f"exported {label} to {args.to} (loads with {loader})", file=sys.stderr)
+    if args.push_to_hub:
+        url = push_to_hub(args.to, args.push_to_hub)
+        print(f"pushed to the Hub: {url}", file=sys.stderr)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from suite.bench import format_step_costs, step_costs
     from suite.data import get_task, glue_dir_from_env
@@ -601,6 +661,7 @@ COMMANDS = {
     "flops": cmd_flops,
     "bench": cmd_bench,
     "leaderboard": cmd_leaderboard,
+    "export": cmd_export,
 }
 
 

@@ -135,6 +135,8 @@ class Distiller:
             raise ValueError(f"layer_map {self.layer_map} does not map {n_student} onto {n_teacher} layers")
         self.student_scores = AttentionScores(student) if weights.attention else None
         self.teacher_scores = AttentionScores(teacher) if weights.attention else None
+        # The weighted terms of the last loss() call: what a method reports for the training curve.
+        self.last_parts: dict[str, float] = {}
 
     def loss(self, batch: dict[str, torch.Tensor], student_outputs) -> tuple[torch.Tensor, dict[str, float]]:
         inputs = {k: v for k, v in batch.items() if k != "labels"}
@@ -158,7 +160,8 @@ class Distiller:
                 student_outputs.logits, teacher_outputs.logits, batch["labels"], self.regression, w.temperature
             )
         total = sum(parts.values())
-        return total, {k: float(v.detach()) for k, v in parts.items()}
+        self.last_parts = {k: float(v.detach()) for k, v in parts.items()}
+        return total, dict(self.last_parts)
 
     def close(self) -> None:
         for recorder in (self.student_scores, self.teacher_scores):

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -30,6 +31,7 @@ from transformers import DataCollatorWithPadding
 
 from suite.api import Budget, PruningMethod, RunContext
 from suite.baselines import TRIVIAL_METHOD, trivial_baseline
+from suite.curves import Row, curve_path, to_csv, write_tensorboard
 from suite.data import TaskData, TaskSpec, get_task, load_task, source_identity, tokenize
 from suite.device import CPU, Placement
 from suite.errors import SuiteError
@@ -53,7 +55,9 @@ from suite.results import (
     read_record,
     versions,
     write_record,
+    write_text_atomic,
 )
+from suite.saved_models import PackedModel, model_dir, pack_model, write_model_dir
 from suite.teacher import Teacher, TeacherStore
 from suite.train import TrainStats, make_loader, train
 
@@ -63,6 +67,7 @@ TEACHER_METHOD = "teacher"  # plain fine-tuning for S steps (methods/teacher)
 CALIBRATION_BATCHES = 4
 FINISHED = ("ok", "over_budget")
 LOCKS_DIR = ".locks"
+TENSORBOARD_DIR = "tensorboard"
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,15 @@ class Cell:
     @property
     def label(self) -> str:
         return f"{self.task}/{self.method}/b{self.budget:g}/s{self.seed}"
+
+
+@dataclass
+class CellFiles:
+    """What a cell writes beside its record, made where it ran and written by the results' one writer."""
+
+    predictions: Predictions | None = None
+    curve: list[Row] = field(default_factory=list)  # suite.curves rows
+    model: PackedModel | None = None  # the finalized model, with `--save-models`
 
 
 def expand_grid(preset: Preset, methods: list[str]) -> list[Cell]:
@@ -163,8 +177,12 @@ class Harness:
         placement: Placement = CPU,
         method_args: Mapping[str, Mapping[str, Any]] | None = None,
         read_only: bool = False,
+        save_models: bool = False,
+        tensorboard: bool = False,
     ) -> None:
         self.preset = preset
+        self.save_models = save_models  # keep each finished cell's model beside its record
+        self.tensorboard = tensorboard  # the training curves as TensorBoard runs too (the writer's job)
         self.placement = placement
         # Knobs set per method (suite.knobs: typed, checked); they change the method's Config, and so
         # its cells' config hash.
@@ -407,8 +425,8 @@ class Harness:
                 if self.finished(cell, config):  # that other run finished it while this one waited
                     summary.skipped.append(cell)
                     continue
-                result, evaluation = self.run_cell(cell, method, config)
-                self.write_result(cell, result, predictions_of(get_task(cell.task), evaluation))
+                result, files = self.run_cell(cell, method, config)
+                self.write_result(cell, result, files)
             finally:
                 lock.release()
             summary.ran.append(result)
@@ -430,21 +448,45 @@ class Harness:
             existing and existing.get("status") in FINISHED and existing.get("config_hash") == config_hash(config)
         )
 
-    def write_result(self, cell: Cell, result: RunResult, predictions: Predictions | None) -> None:
-        """Write a cell's record (and predictions). A finished record of another configuration is
-        kept beside it as `<name>.<its hash>.json.superseded` rather than overwritten; a failed write
-        (disk full, permissions changed mid-run) is logged and turns the cell into a failure, and the
-        grid goes on."""
+    def write_result(self, cell: Cell, result: RunResult, files: CellFiles | None) -> None:
+        """Write a cell's record and the files beside it (predictions, training curve, saved model;
+        each before the record that names it). A finished record of another configuration is kept
+        beside it as `<name>.<its hash>.json.superseded` (its files likewise) rather than overwritten;
+        a failed write (disk full, permissions changed mid-run) is logged and turns the cell into a
+        failure, and the grid goes on."""
         path = cell_path(self.results_dir, cell.task, cell.method, cell.budget, cell.seed)
+        files = files or CellFiles()
         try:
             existing = read_record(path)
             if existing and existing.get("status") in FINISHED and existing.get("config_hash") != result.config_hash:
                 _set_aside(path, str(existing.get("config_hash") or "unknown"))
-            write_record(path, result, predictions)
+            self._write_beside(path, cell, result, files)
+            write_record(path, result, files.predictions)
         except (OSError, TypeError, ValueError) as exc:
             log.error("cell %s: its record could not be written to %s: %s", cell.label, path, exc)
             result.status = "failed"
             result.error = f"record not written: {type(exc).__name__}: {exc}"
+
+    def _write_beside(self, path: Path, cell: Cell, result: RunResult, files: CellFiles) -> None:
+        """The training curve (CSV; TensorBoard too when asked) and the saved model, named in `result`.
+        A cell without a curve removes a stale one, as a record without predictions does."""
+        curve = curve_path(path)
+        result.curve = None
+        if files.curve:
+            write_text_atomic(curve, to_csv(files.curve))
+            result.curve = {"file": curve.name, "rows": len(files.curve)}
+            if self.tensorboard:
+                runs = cell_path(self.results_dir / TENSORBOARD_DIR, cell.task, cell.method, cell.budget, cell.seed)
+                run = runs.with_suffix("")
+                shutil.rmtree(run, ignore_errors=True)  # a rerun replaces the cell's scalars, never repeats them
+                write_tensorboard(run, files.curve)
+        else:
+            curve.unlink(missing_ok=True)
+        result.saved_model = None
+        if files.model is not None:
+            folder = model_dir(path)
+            write_model_dir(folder, files.model.files)
+            result.saved_model = {"path": folder.name, "plain_transformers": files.model.plain_transformers}
 
     def write_trivial_baselines(self, tasks: list[str]) -> list[RunResult]:
         """One `trivial` row per task (majority class, or a constant for regression), from the data
@@ -495,23 +537,21 @@ class Harness:
             written.append(result)
         return written
 
-    def run_cell(
-        self, cell: Cell, method: PruningMethod, config: dict[str, Any]
-    ) -> tuple[RunResult, Evaluation | None]:
-        """Run one cell; any exception becomes a `failed` record (and no predictions) so the grid goes on."""
+    def run_cell(self, cell: Cell, method: PruningMethod, config: dict[str, Any]) -> tuple[RunResult, CellFiles]:
+        """Run one cell; any exception becomes a `failed` record (with no files beside it) so the grid
+        goes on."""
         start = time.perf_counter()
         result = self.new_result(cell, method, config)
-        evaluation = None
         try:
-            evaluation = self._measure(cell, method, result)
+            files = self._measure(cell, method, result)
         except (Exception, SystemExit) as exc:  # sys.exit() in a method's hook fails its cell only
             log.error("cell %s failed: %s", cell.label, exc)
             log.debug(traceback.format_exc())
             result.status = "failed"
             result.error = f"{type(exc).__name__}: {exc}\n{_traceback_tail(exc)}"
-            evaluation = None
+            files = CellFiles()
         result.wall_s = time.perf_counter() - start
-        return result, evaluation
+        return result, files
 
     def new_result(self, cell: Cell, method: PruningMethod, config: dict[str, Any]) -> RunResult:
         """A cell's record before it runs: `failed` until measured, with every identity field."""
@@ -533,7 +573,7 @@ class Harness:
             **self.provenance(),
         )
 
-    def _measure(self, cell: Cell, method: PruningMethod, result: RunResult) -> Evaluation:
+    def _measure(self, cell: Cell, method: PruningMethod, result: RunResult) -> CellFiles:
         task = get_task(cell.task)
         reference = self.reference_flops(cell.task)
         if method.info.is_teacher:
@@ -547,12 +587,13 @@ class Harness:
             )
             result.train_steps, result.train_examples = meta["train_steps"], meta["train_examples"]
             result.training = meta["training"]
+            curve = meta.get("curve", [])  # teachers cached before curves were kept have none
         else:
             teacher = self.teacher(cell.task, cell.seed) if uses_teacher(method) else None
             result.teacher = teacher.summary if teacher else None
             lineage = self.lineage(cell.task, method)
             trained = self._fit(cell.task, cell.seed, method, Budget(cell.budget), teacher, lineage)
-            model, evaluation = trained.model, trained.evaluation
+            model, evaluation, curve = trained.model, trained.evaluation, trained.stats.curve
             result.train_steps, result.train_examples = trained.stats.steps, trained.stats.examples
             result.training = {
                 **lineage.as_dict(),
@@ -587,7 +628,8 @@ class Harness:
         result.status = "ok" if Budget(cell.budget).allows(fraction) else "over_budget"
         if result.status == "over_budget":
             result.error = f"effective FLOP fraction {fraction:.4f} exceeds budget {cell.budget:g} (+1%)"
-        return evaluation
+        packed = pack_model(model, self.tokenizer) if self.save_models else None
+        return CellFiles(predictions_of(task, evaluation), curve, packed)
 
     def teacher(self, task: str, seed: int) -> Teacher:
         """The dense fine-tuned model for (task, seed), S steps: from the cache, or trained now."""
@@ -608,6 +650,7 @@ class Harness:
                 "training": {**lineage.as_dict(), "examples": trained.stats.examples, "flops": trained.flops},
                 "wall_s": trained.stats.wall_s + trained.eval_s,
                 "config": self._teacher_config(task, seed),
+                "curve": trained.stats.curve,
             }
             return Teacher(trained.model, meta)
 
@@ -663,7 +706,15 @@ class Harness:
         torch.manual_seed(seed)  # dropout masks: the same stream for every method
         try:
             stats = train(
-                model, method, ctx, data.train, self.collator, cfg, progress=self.progress, placement=self.placement
+                model,
+                method,
+                ctx,
+                data.train,
+                self.collator,
+                cfg,
+                progress=self.progress,
+                placement=self.placement,
+                curve_every=self.preset.curve_every,
             )
         finally:
             if hook is not None:
@@ -727,10 +778,10 @@ def _as_dict(config: Any) -> dict[str, Any]:
 
 
 def _set_aside(path: Path, old_hash: str) -> None:
-    """Keep a superseded record and its predictions under names no reader takes for a record."""
-    for source in (path, predictions_path(path)):
+    """Keep a superseded record and the files beside it under names no reader takes for a record."""
+    for source in (path, predictions_path(path), curve_path(path), model_dir(path)):
         if source.exists():
-            suffix = source.name[len(path.stem) :]  # ".json" or ".predictions.json.gz"
+            suffix = source.name[len(path.stem) :]  # ".json", ".predictions.json.gz", ".curve.csv", ".model"
             os.replace(source, source.with_name(f"{path.stem}.{old_hash}{suffix}.superseded"))
 
 

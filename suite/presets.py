@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from suite.curves import DEFAULT_EVERY
 from suite.errors import SuiteError
 from suite.sparsity import PruningSchedule
 from suite.train import TrainConfig
@@ -29,6 +30,9 @@ class Preset:
     # The shape of every gradual pruning schedule: dense warm-up, cubic ramp, cool-down (fractions
     # of a cell's own steps). 10% / 70% / 20% is movement pruning's published split.
     pruning_schedule: PruningSchedule = field(default_factory=PruningSchedule)
+    # A training-curve row every this many steps (and at the last): what is logged, not what is
+    # trained, so it stays out of the config hash.
+    curve_every: int = DEFAULT_EVERY
 
     def train_for(self, task: str) -> TrainConfig:
         if task in self.task_epochs:

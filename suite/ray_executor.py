@@ -3,7 +3,8 @@
 The driver (the `run` process) plans exactly as the in-process executor does, so a cell's config
 hash does not depend on the executor. It then trains each missing (task, seed) teacher once as its
 own Ray task, hands teachers and tokenized data to the cells through Ray's object store (no shared
-filesystem is assumed), writes every record, predictions file and log itself as results arrive,
+filesystem is assumed), writes every record, predictions file, training curve, saved model and log
+itself as results arrive,
 and stores each new teacher in its local teacher cache. A worker that dies is retried by Ray up to
 `max_retries` times; after that the cell is recorded `failed` with the reason and the grid goes on.
 """
@@ -218,7 +219,7 @@ class _Driver:
         harness = self.harness
         try:
             outcome: CellOutcome = self.ray.get(ref)
-            result, predictions, log_text = outcome.result, outcome.predictions, outcome.log
+            result, files, log_text = outcome.result, outcome.files, outcome.log
         except Exception as exc:  # the worker died more than max_retries times, or its teacher failed
             result = harness.new_result(cell, method, config)
             result.executor = {"name": "ray", "host": "unknown (the worker did not finish)"}
@@ -227,10 +228,10 @@ class _Driver:
                 result.error = f"the cell did not finish on Ray after up to {attempts} attempts: {_reason(exc)}"
             else:  # e.g. its teacher's training failed: the cause is in the teacher's log too
                 result.error = f"the cell could not run on Ray: {_reason(exc)}"
-            predictions, log_text = None, result.error + "\n"
+            files, log_text = None, result.error + "\n"
             log.error("cell %s failed: %s", cell.label, result.error)
         write_text_atomic(log_path(harness.results_dir, cell), log_text)
-        harness.write_result(cell, result, predictions)
+        harness.write_result(cell, result, files)
         self.summary.ran.append(result)
         self.locks.pop(cell).release()
         return result

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -48,6 +49,10 @@ class RunResult:
     # teacher_flops (estimated training compute of this cell, and of its teacher when it used one).
     training: dict[str, Any] = field(default_factory=dict)
     predictions: dict[str, Any] | None = None  # file (beside the record), n, sha256, split
+    # Written beside the record, outside the config hash: the training curve (`file`, `rows`) and,
+    # with `run --save-models`, the finalized model (`path`, a folder; `plain_transformers`).
+    curve: dict[str, Any] | None = None
+    saved_model: dict[str, Any] | None = None
     device: dict[str, str] = field(default_factory=dict)  # type ("cpu", "cuda", "mps") and name
     precision: str | None = None  # "fp32" | "bf16" | "fp16": the forward passes' autocast dtype
     # Which executor ran the cell ("local": in the `run` process; "ray": a Ray worker) and on which
@@ -203,8 +208,9 @@ def read_records(results_dir: Path, skipped: list[Path] | None = None) -> list[d
 
 
 def _is_temp_file(path: Path) -> bool:
-    # The names `_write_bytes_atomic` gives its temporary files: `.<target name>.<random>.tmp`.
-    return path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file()
+    # The names `_write_bytes_atomic` gives its temporary files (and suite.saved_models its temporary
+    # folders): `.<target name>.<random>.tmp`.
+    return path.name.startswith(".") and path.name.endswith(".tmp") and (path.is_file() or path.is_dir())
 
 
 def clean_stale_temp_files(results_dir: Path, older_than_s: float = 3600.0) -> list[Path]:
@@ -219,7 +225,10 @@ def clean_stale_temp_files(results_dir: Path, older_than_s: float = 3600.0) -> l
     for path in sorted(root.rglob(".*.tmp")):
         try:
             if _is_temp_file(path) and path.stat().st_mtime < cutoff:
-                path.unlink()
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
                 removed.append(path)
         except OSError:  # removed meanwhile by its writer or another cleaner, or not ours to remove
             continue

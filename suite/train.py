@@ -15,6 +15,7 @@ from transformers import get_constant_schedule_with_warmup, get_linear_schedule_
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from suite.api import PruningMethod, RunContext
+from suite.curves import Row, TrainingCurve
 from suite.device import CPU, Placement
 from suite.errors import NonFiniteLossError
 
@@ -58,6 +59,7 @@ class TrainStats:
     # (batch size, padded length) -> number of steps with that shape: the real token counts the
     # training-compute estimate is made from.
     batch_shapes: dict[tuple[int, int], int] = field(default_factory=dict)
+    curve: list[Row] = field(default_factory=list)  # suite.curves rows, when a curve was asked for
 
 
 def make_loader(ds: Dataset, collator, batch_size: int, seed: int | None, group_by_length: bool = False) -> DataLoader:
@@ -98,6 +100,7 @@ class TrainStep:
         self.scaler = placement.grad_scaler()
         self.forward_kwargs = method.forward_kwargs()
         self.step = 0
+        self.lr = cfg.learning_rate  # the schedule's learning rate at the last step taken
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> float:
         batch = {k: v.to(self.placement.device, non_blocking=True) for k, v in batch.items()}
@@ -121,6 +124,10 @@ class TrainStep:
         else:
             self.scaler.step(self.optimizer)
             self.scaler.update()
+        # Every group follows the same schedule factor (a method's own groups, e.g. mask scores, have
+        # their own base rates): the shared rate is the preset's times that factor.
+        group = self.optimizer.param_groups[0]
+        self.lr = self.cfg.learning_rate * group["lr"] / group["initial_lr"]
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
@@ -137,8 +144,10 @@ def train(
     cfg: TrainConfig,
     progress: bool = True,
     placement: Placement = CPU,
+    curve_every: int | None = None,
 ) -> TrainStats:
-    """Run exactly ctx.total_steps optimizer steps over reshuffled epochs of `train_set`."""
+    """Run exactly ctx.total_steps optimizer steps over reshuffled epochs of `train_set`; with
+    `curve_every`, keep a training-curve row every that many steps and at the last."""
     start = time.perf_counter()
     step_fn = TrainStep(model, method, ctx, cfg, placement)
     loader = make_loader(train_set, collator, cfg.batch_size, seed=ctx.seed, group_by_length=cfg.group_by_length)
@@ -146,6 +155,7 @@ def train(
     examples = 0
     shapes: Counter[tuple[int, int]] = Counter()
     loss_value = float("nan")
+    curve = TrainingCurve(curve_every, ctx.total_steps) if curve_every else None
     bar = tqdm(total=ctx.total_steps, desc="train", leave=False, disable=not progress)
     while step_fn.step < ctx.total_steps:
         for batch in loader:
@@ -155,9 +165,13 @@ def train(
             shapes[(int(batch_size), int(length))] += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+            if curve is not None and curve.due(step_fn.step):
+                fraction = method.flop_fraction(model, ctx)
+                curve.add(step_fn.step, loss_value, step_fn.lr, fraction, method.loss_parts())
             if step_fn.step >= ctx.total_steps:
                 break
     bar.close()
     placement.synchronize()  # wall_s covers the queued GPU work
     model.eval()
-    return TrainStats(step_fn.step, examples, loss_value, time.perf_counter() - start, dict(shapes))
+    rows = curve.rows if curve is not None else []
+    return TrainStats(step_fn.step, examples, loss_value, time.perf_counter() - start, dict(shapes), rows)

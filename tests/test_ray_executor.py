@@ -119,6 +119,23 @@ def test_the_smoke_grid_on_ray_matches_in_process_and_trains_each_teacher_once(
     assert mine["score"] == pytest.approx(theirs["score"], abs=5.0)  # thread counts differ: near, not bitwise
 
 
+def test_curves_and_saved_models_travel_back_to_the_driver(cluster, tmp_path, glue_dir, smoke_preset):
+    from suite.results import cell_path, read_record
+
+    from .test_saved_models import assert_reloads_with_the_cells_predictions
+
+    harness = Harness(smoke_preset, tmp_path / "results", glue_dir, tmp_path / "cache", False, save_models=True)
+    cells = [c for c in expand_grid(smoke_preset, ["heads", "ksp"]) if c.task == "mrpc"]
+    summary = _run(harness, cells)
+    assert summary.count("ok") == len(cells)
+    for cell in cells:
+        path = cell_path(harness.results_dir, cell.task, cell.method, cell.budget, cell.seed)
+        record = read_record(path)
+        assert record["executor"]["name"] == "ray" and record["curve"]["rows"] >= 1
+        assert (path.parent / record["curve"]["file"]).read_text().startswith("step,loss,lr,flop_fraction,loss_")
+        assert_reloads_with_the_cells_predictions(harness, path)
+
+
 def test_a_killed_worker_is_retried_and_a_raising_method_is_a_failed_record(
     cluster, tmp_path, glue_dir, smoke_preset, plugin, isolated_registry
 ):

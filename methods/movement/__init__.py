@@ -132,6 +132,12 @@ class MovementPruning(WeightSparsityMethod):
         # forward of step `global_step + 1`, i.e. with the same step count).
         self.coordinator.schedule_threshold(step, ctx.total_steps, self.warmup_steps, training=True)
 
+    def flop_fraction(self, model: nn.Module, ctx: RunContext) -> float:
+        # The weights stay dense until compile_model; the kept fraction is the current threshold.
+        report = ctx.measure_flops(model)
+        kept = report.dense - report.encoder_linear_flops * (1.0 - self.threshold)
+        return kept / ctx.reference.dense
+
     @property
     def threshold(self) -> float:
         return self.coordinator.patcher_context.get_context_data("threshold")

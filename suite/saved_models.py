@@ -1,0 +1,133 @@
+"""Finalized models kept beside their records (`run --save-models`) and copied out (`export`).
+
+A cell's model is the `<record stem>.model/` folder beside its record: suite.structure.save_pruned's
+files (save_pretrained plus `pruned_structure.json`) and the tokenizer's. It is packed into bytes
+where the cell ran and written by the process that writes the results folder, like the record and
+its predictions, so a Ray worker never writes there. Writes go to a temporary folder that is then
+renamed: a folder under the final name is always complete.
+
+`suite.structure.load_pruned` loads every saved model with its pruned shapes. Plain
+`transformers` (`AutoModelForSequenceClassification.from_pretrained`) loads those whose every
+tensor has the shape the config builds (weight sparsity, dropped layers); the record says which.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from suite.errors import SuiteError
+from suite.results import dir_mode, file_mode
+from suite.structure import save_pruned
+
+MODEL_SUFFIX = ".model"
+
+
+@dataclass(frozen=True)
+class PackedModel:
+    """A saved model as the bytes of its files, and whether plain transformers can load it."""
+
+    files: dict[str, bytes]
+    plain_transformers: bool
+
+
+def model_dir(record_path: Path) -> Path:
+    return record_path.with_name(record_path.stem + MODEL_SUFFIX)
+
+
+def loads_in_plain_transformers(model: nn.Module) -> bool:
+    """True when every tensor of `model` has the shape its config builds, so `from_pretrained` loads
+    the saved folder as it is (pruned heads or FFN neurons make it refuse with a size mismatch)."""
+    with torch.device("meta"):  # shapes only, no memory
+        fresh = type(model)(model.config)
+    built = {name: tuple(t.shape) for name, t in fresh.state_dict().items()}
+    own = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    return own == built
+
+
+def pack_model(model: nn.Module, tokenizer: Any | None) -> PackedModel:
+    """save_pruned's files and the tokenizer's (where there is one), as bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        save_pruned(model, folder)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(folder)
+        files = {entry.name: entry.read_bytes() for entry in sorted(folder.iterdir()) if entry.is_file()}
+    return PackedModel(files, loads_in_plain_transformers(model))
+
+
+def _temp_sibling(path: Path) -> Path:
+    """A fresh folder beside `path` under the results' temporary-file naming (`.<name>.<random>.tmp`),
+    so a killed run's leftovers are cleaned like any other temporary file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+
+
+def _replace_dir(source: Path, target: Path) -> None:
+    """Put the complete folder `source` under the name `target`, replacing what is there. A folder
+    cannot be renamed over a non-empty one, so the old one is first renamed out of the way."""
+    os.chmod(source, dir_mode())
+    old = None
+    if target.exists():
+        old = _temp_sibling(target)
+        os.replace(target, old / "old")
+    os.replace(source, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_model_dir(path: Path, files: dict[str, bytes]) -> None:
+    """Write a packed model's files as the folder `path`: complete, or not at all."""
+    tmp = _temp_sibling(path)
+    try:
+        for name, content in files.items():
+            if Path(name).name != name:
+                raise ValueError(f"packed file name {name!r} is not a plain file name")
+            (tmp / name).write_bytes(content)
+            os.chmod(tmp / name, file_mode())
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def copy_model_dir(source: Path, target: Path) -> None:
+    """Copy a saved model to `target` (which must not exist, or be an empty folder), atomically."""
+    if target.exists() and not target.is_dir():
+        raise SuiteError(f"--to {target} is a file; pass a new or empty folder")
+    if target.is_dir() and any(target.iterdir()):
+        raise SuiteError(f"--to {target} exists and is not empty; pass a new or empty folder")
+    tmp = _temp_sibling(target)
+    try:
+        shutil.copytree(source, tmp, dirs_exist_ok=True)
+        if target.is_dir():
+            target.rmdir()  # empty, checked above
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def push_to_hub(folder: Path, repo_id: str) -> str:
+    """Upload `folder` to the Hugging Face Hub model repository `repo_id` (created if missing); the
+    URL of the commit. An unreachable hub (offline, no token, no network) is a one-line error."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    try:
+        api.create_repo(repo_id, exist_ok=True)
+        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message="Upload pruned model")
+    except Exception as exc:  # the hub client raises HTTP, connection and offline-mode errors of many types
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SuiteError(
+            f"--push-to-hub {repo_id}: the Hugging Face Hub could not be reached or refused the upload ({first}); "
+            f"the model is exported to {folder}"
+        ) from None
+    return str(getattr(info, "commit_url", info))

@@ -1,0 +1,158 @@
+"""`run --save-models` and `export`: a cell's finalized model is kept beside its record, reloads with
+its pruned shapes and predicts exactly what the cell measured; export copies it out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification
+
+from suite.cli import main
+from suite.evaluation import predict
+from suite.harness import Harness, expand_grid
+from suite.results import cell_path, read_predictions, read_record
+from suite.structure import load_pruned
+
+# STS-B: its predictions are the regression head's raw outputs, so "same predictions" is "same logits".
+TASK = "stsb"
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    """One in-process run of `heads` and `ksp` with --save-models (shared by the tests below)."""
+    from suite.presets import get_preset
+
+    from .conftest import FIXTURE_GLUE
+
+    root = tmp_path_factory.mktemp("saved")
+    preset = replace(
+        get_preset("smoke"), tasks=(TASK,), max_train_samples=32, max_eval_samples=32, latency_batches=(1,)
+    )
+    harness = Harness(preset, root / "results", FIXTURE_GLUE, root / "cache", progress=False, save_models=True)
+    cells = expand_grid(preset, ["heads", "ksp"])
+    summary = harness.run(cells)
+    assert summary.count("ok") == len(cells), [r.error for r in summary.ran]
+    return harness, cells
+
+
+def assert_reloads_with_the_cells_predictions(harness: Harness, record_path: Path) -> torch.nn.Module:
+    """The saved model, loaded by suite.structure.load_pruned, predicts the dev set exactly as the record's
+    predictions sidecar says (and so gives the record's score); returns the loaded model."""
+    record = read_record(record_path)
+    folder = record_path.parent / record["saved_model"]["path"]
+    model = load_pruned(folder)
+    expected = read_predictions(record_path, record)
+    split = expected.split
+    again = predict(model, harness.task_data(record["task"]).evals[split], harness.collator)
+    np.testing.assert_array_equal(again, np.asarray(expected.predictions, dtype=again.dtype))
+    return model
+
+
+def test_heads_and_ksp_models_reload_with_their_shapes_and_give_the_same_logits(saved_run):
+    harness, cells = saved_run
+    paths = {c.method: cell_path(harness.results_dir, c.task, c.method, c.budget, c.seed) for c in cells}
+    for path in paths.values():
+        record = read_record(path)
+        assert record["saved_model"]["path"] == path.stem + ".model"
+        folder = path.parent / record["saved_model"]["path"]
+        assert (folder / "pruned_structure.json").is_file() and (folder / "tokenizer_config.json").is_file()
+        model = assert_reloads_with_the_cells_predictions(harness, path)
+        assert model.config.num_hidden_layers == len(model.base_model.encoder.layer)
+
+    # heads: fewer heads and FFN neurons than the config builds; plain transformers refuses the folder
+    # (size mismatch) rather than re-initialising those tensors.
+    heads = read_record(paths["heads"])
+    heads_folder = paths["heads"].parent / heads["saved_model"]["path"]
+    assert heads["saved_model"]["plain_transformers"] is False
+    structure = json.loads((heads_folder / "pruned_structure.json").read_text())
+    config = load_pruned(heads_folder).config
+    assert max(structure["heads"]) < config.num_attention_heads and max(structure["ffn"]) < config.intermediate_size
+    with pytest.raises(RuntimeError, match="ignore_mismatched_sizes"):
+        AutoModelForSequenceClassification.from_pretrained(heads_folder)
+
+    # ksp: dense shapes with the pruned weights' zeros; plain transformers gives the same logits too.
+    ksp = read_record(paths["ksp"])
+    assert ksp["saved_model"]["plain_transformers"] is True
+    plain = AutoModelForSequenceClassification.from_pretrained(paths["ksp"].parent / ksp["saved_model"]["path"])
+    expected = read_predictions(paths["ksp"], ksp)
+    again = predict(plain, harness.task_data(TASK).evals[expected.split], harness.collator)
+    np.testing.assert_array_equal(again, np.asarray(expected.predictions, dtype=again.dtype))
+    ffn_in = plain.bert.encoder.layer[0].intermediate.dense.weight
+    assert float(torch.count_nonzero(ffn_in)) / ffn_in.numel() < 0.9
+
+
+def test_save_models_does_not_change_which_cells_are_finished(saved_run, tmp_path):
+    harness, cells = saved_run
+    again = Harness(harness.preset, harness.results_dir, harness.glue_dir, harness.teachers.root.parent, progress=False)
+    summary = again.run(cells)
+    assert not summary.ran and len(summary.skipped) == len(cells)
+
+
+def test_export_copies_one_saved_model_out_and_refuses_bad_targets(saved_run, tmp_path, capsys):
+    harness, cells = saved_run
+    ksp = next(c for c in cells if c.method == "ksp")
+    args = ["export", str(harness.results_dir), "--task", TASK, "--method", "ksp", "--budget", f"{ksp.budget:g}"]
+    target = tmp_path / "out" / "ksp-model"
+    assert main([*args, "--seed", "0", "--to", str(target)]) == 0
+    assert "loads with transformers" in capsys.readouterr().err
+    record_path = cell_path(harness.results_dir, ksp.task, ksp.method, ksp.budget, ksp.seed)
+    source = record_path.parent / read_record(record_path)["saved_model"]["path"]
+    assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in source.iterdir())
+    assert [p.name for p in target.parent.iterdir()] == ["ksp-model"]  # no temporary folder left
+    load_pruned(target)
+
+    def error(*extra: str) -> str:
+        assert main([*args, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        return err
+
+    assert "exists and is not empty" in error("--seed", "0", "--to", str(target))
+    assert "no record of stsb/ksp/budget 0.5/seed 7" in error("--seed", "7", "--to", str(tmp_path / "x"))
+    (tmp_path / "file").write_text("x")
+    assert "is a file" in error("--seed", "0", "--to", str(tmp_path / "file"))
+    # An empty folder is fine; the hub is unreachable here (offline): one line, the local copy kept.
+    (tmp_path / "empty").mkdir()
+    assert main([*args, "--seed", "0", "--to", str(tmp_path / "empty"), "--push-to-hub", "someone/ksp-model"]) == 2
+    exported, failed = capsys.readouterr().err.splitlines()
+    assert exported.startswith("exported stsb/ksp")
+    assert failed.startswith("error: --push-to-hub someone/ksp-model: the Hugging Face Hub could not be reached")
+    assert (tmp_path / "empty" / "config.json").is_file()
+
+
+def test_export_says_when_a_cell_has_no_saved_model(tmp_path, glue_dir, smoke_preset, capsys):
+    preset = replace(smoke_preset, tasks=("mrpc",), max_train_samples=16, max_eval_samples=16, latency_batches=(1,))
+    harness = Harness(preset, tmp_path / "results", glue_dir, tmp_path / "cache", progress=False)
+    harness.run(expand_grid(preset, ["random"]))
+    args = ["export", str(tmp_path / "results"), "--task", "mrpc", "--method", "random", "--budget", "0.5"]
+    code = main([*args, "--seed", "0", "--to", str(tmp_path / "out")])
+    assert code == 2 and "has no saved model (status ok): run it with --save-models" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_model_write_leaves_the_old_folder_and_no_temporary_one(tmp_path):
+    import os
+
+    from suite.results import clean_stale_temp_files
+    from suite.saved_models import write_model_dir
+
+    target = tmp_path / "cell" / "budget0.5_seed0.model"
+    write_model_dir(target, {"config.json": b"{}", "model.safetensors": b"old"})
+    with pytest.raises(ValueError, match="not a plain file name"):
+        write_model_dir(target, {"config.json": b"{}", "../escape": b"x"})
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+    assert (target / "model.safetensors").read_bytes() == b"old"
+    write_model_dir(target, {"config.json": b"{}", "model.safetensors": b"new"})  # replaces it whole
+    assert sorted(p.name for p in target.iterdir()) == ["config.json", "model.safetensors"]
+    assert (target / "model.safetensors").read_bytes() == b"new"
+    # A run killed mid-write leaves `.<name>.<random>.tmp/`: the next run's cleaner removes it.
+    stale = tmp_path / "cell" / f".{target.name}.abc123.tmp"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"half")
+    os.utime(stale, (0, 0))
+    assert clean_stale_temp_files(tmp_path) == [stale] and not stale.exists()
