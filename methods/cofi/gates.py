@@ -115,12 +115,12 @@ class CoFiGates(nn.Module):
 
     @torch.no_grad()
     def fit_to(self, target: float) -> int:
-        """Bring the fixed gates' FLOPs to the largest value <= target: close open gates, least likely
-        open first, while over; reopen closed ones (at value 1), most likely open first, while one more
-        still fits (closing a costly gate can free room for cheaper ones). Rounding the expected gates to deterministic ones, and a Lagrangian that has not
-        settled in a short run, leave a model over or well under its target. Returns the number of
-        gates opened minus the number closed. Whole blocks whose gate is closed stay closed; the last
-        hidden dimension never closes."""
+        """Bring the fixed gates' FLOPs close to `target` from below: close open gates, least likely open
+        first, while over; then reopen closed ones (at value 1), most likely open first, wherever one
+        more still fits (closing a costly gate can free room for cheaper ones). Rounding the expected
+        gates to deterministic ones, and a Lagrangian that has not settled in a short run, leave a
+        model over or well under its target. Returns the number of gates opened minus the number
+        closed. Whole blocks whose gate is closed stay closed; the last hidden dimension never closes."""
         changed = 0
         for _, name, index in self._ranked(is_open=True):
             if self.kept_flops() <= target:
