@@ -4,6 +4,7 @@ smoke cells at three budgets."""
 
 from __future__ import annotations
 
+import csv
 from dataclasses import replace
 
 import pytest
@@ -127,7 +128,7 @@ def test_teacher_layers_and_the_monotone_dynamic_map():
 
 @pytest.mark.parametrize("budget", [0.5, 0.25, 0.1])
 def test_smoke_cells_are_within_budget_and_physically_smaller(budget, tmp_path, glue_dir, smoke_preset):
-    preset = replace(smoke_preset, flop_seq_len=16)
+    preset = replace(smoke_preset, flop_seq_len=16, max_train_samples=64, curve_every=1)
     harness = Harness(preset, tmp_path / "r", glue_dir, tmp_path / "c", progress=False)
     summary = harness.run([Cell("mrpc", "cofi", budget, 0)])
     assert summary.count("ok") == 1, [r.error for r in summary.ran]
@@ -136,6 +137,16 @@ def test_smoke_cells_are_within_budget_and_physically_smaller(budget, tmp_path, 
     reference = count_flops(load_model("tiny", get_task("mrpc"), seed=0), 16)
     assert record["params"]["total"] < reference.params_total
     assert record["training"]["start"] == "teacher"
+    # The curve: the loss is its terms; the Lagrangian term while the gates learn; the FLOP fraction
+    # is the gates' expected one, then the fixed structure's, which the record's is.
+    with open(tmp_path / "r" / "mrpc" / "cofi" / record["curve"]["file"], newline="") as handle:
+        rows = [{k: float(v) if v else None for k, v in row.items()} for row in csv.DictReader(handle)]
+    assert len(rows) == record["training"]["own_steps"]
+    for row in rows:
+        terms = [row[name] for name in ("loss_layer", "loss_logits", "loss_lagrangian") if row[name] is not None]
+        assert row["loss"] == pytest.approx(sum(terms), rel=1e-4, abs=1e-6)
+    assert rows[0]["loss_lagrangian"] is not None and rows[-1]["loss_lagrangian"] is None
+    assert rows[-1]["flop_fraction"] == pytest.approx(record["flops"]["fraction"], rel=1e-9)
 
 
 def test_open_gates_leave_the_model_s_function_unchanged():

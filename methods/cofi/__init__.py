@@ -107,6 +107,7 @@ class CoFiPruning(PruningMethod):
         self.target_fraction = ctx.budget.fraction
         self.step = 0
         self.fixed = False
+        self.last_parts: dict[str, float] = {}
         self.gates.sample()
         self.sampler = model.register_forward_pre_hook(self._sample_gates)
         ctx.logger.info(
@@ -150,11 +151,20 @@ class CoFiPruning(PruningMethod):
         t = self.config.temperature
         logits = prediction_loss(outputs.logits, teacher.logits, batch["labels"], ctx.task.is_regression, t)
         scale = 1.0 if ctx.task.is_regression else t * t  # soft targets at temperature t: gradients x t²
-        loss = self.config.layer_distill * layer + self.config.logit_distill * scale * logits
+        parts = {"layer": self.config.layer_distill * layer, "logits": self.config.logit_distill * scale * logits}
         if not self.fixed:
             gap = self.gates.expected_flops() / ctx.reference.dense - self.target_at(self.step + 1, ctx)
-            loss = loss + self.lambdas[0] * gap + self.lambdas[1] * gap * gap
-        return loss
+            parts["lagrangian"] = self.lambdas[0] * gap + self.lambdas[1] * gap * gap
+        self.last_parts = {name: float(value.detach()) for name, value in parts.items()}
+        return sum(parts.values())
+
+    def loss_parts(self) -> dict[str, float]:
+        return dict(self.last_parts)
+
+    def flop_fraction(self, model: nn.Module, ctx: RunContext) -> float:
+        """The gates' expected FLOPs while they learn, the kept structure's once they are fixed."""
+        flops = self.gates.kept_flops() if self.fixed else float(self.gates.expected_flops().detach())
+        return flops / ctx.reference.dense
 
     def on_gradients(self, model: nn.Module, step: int, ctx: RunContext) -> None:
         if self.lambdas.grad is not None:
