@@ -105,11 +105,18 @@ class CoFiGates(nn.Module):
         return float(structure_flops(self.shapes, kept.hidden, torch.tensor(kept.heads), torch.tensor(kept.ffn)))
 
     def _ranked(self, is_open: bool) -> list[tuple[float, str, tuple[int, ...]]]:
-        """Open (or closed) hidden, head and neuron gates with their open probability, ascending."""
+        """Open (or closed) hidden, head and neuron gates with their open probability, ascending;
+        heads and neurons only in blocks whose gate is open (the others cost and change nothing)."""
+        v = self.values
+        live = {
+            "hidden": torch.ones_like(v["hidden"], dtype=torch.bool),
+            "head": (v["mha"] != 0)[:, None].expand_as(v["head"]),
+            "intermediate": (v["ffn"] != 0)[:, None].expand_as(v["intermediate"]),
+        }
         ranked = []
         for name in ("hidden", "head", "intermediate"):
             probability = hard_concrete.open_probability(getattr(self, name))
-            for index in torch.nonzero((self.values[name] != 0) == is_open).tolist():
+            for index in torch.nonzero(((v[name] != 0) == is_open) & live[name]).tolist():
                 ranked.append((float(probability[tuple(index)]), name, tuple(index)))
         return sorted(ranked)
 
