@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from suite.sparsity import PruningSchedule, sparsity_cannot_reach
+from suite.lineage import STARTS
+from suite.schedules import PruningSchedule
+from suite.sparsity import sparsity_cannot_reach
 
 if TYPE_CHECKING:
     from suite.data import TaskSpec
     from suite.flops import FlopReport
-
-
-STARTS = ("pretrained", "teacher")
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from suite.errors import SuiteError
-from suite.sparsity import PruningSchedule
-from suite.train import TrainConfig
+from suite.schedules import PruningSchedule, TrainConfig
 
 
 @dataclass(frozen=True)
