@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 
 def write_leaderboard(
-    results_dir: Path | Sequence[Path],
+    results_dir: Path | str | Sequence[Path],
     out: Path,
     title: str = "Leaderboard",
     plots: bool = True,
@@ -59,7 +59,7 @@ def write_leaderboard(
     Nothing is written unless every record checks out (see `checks`) and everything rendered."""
     if out.exists() and not out.is_dir():
         raise SuiteError(f"output folder {out} is an existing file, not a folder; pass a folder with --out")
-    folders = [results_dir] if isinstance(results_dir, Path) else list(results_dir)
+    folders = [Path(results_dir)] if isinstance(results_dir, (str, Path)) else [Path(f) for f in results_dir]
     merged = merge_results(folders)
     for line in merged.refused:
         log.warning("left out %s", line)
