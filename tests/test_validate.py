@@ -163,6 +163,20 @@ def test_missing_fields_are_listed(capsys, copy):
     ]
 
 
+def test_fields_of_the_wrong_shape_are_problems_not_tracebacks(capsys, copy):
+    edit(copy / DENSE, lambda r: r.update(data=[1], training="long", flops=[0.5]))
+    edit(copy / HEADS, lambda r: r.update(metrics=None, predictions=[]))
+    code, out, _ = validate(capsys, copy)
+    assert code == 1
+    assert [line.split(": ", 1)[1][:24] for line in out] == [
+        "data.sha256 None differs",
+        "flops needs numbers frac",
+        "training needs start (pr",
+        "no predictions sidecar: ",
+    ]
+    assert out[-1].startswith(str(copy / HEADS))
+
+
 def test_bad_input_is_one_line(capsys, tmp_path):
     code, _, err = validate(capsys, tmp_path / "none")
     assert code == 2 and err.startswith("error: results folder ") and err.count("\n") == 1

@@ -25,6 +25,7 @@ from suite.data import TaskSpec, get_task
 from suite.errors import SuiteError
 from suite.leaderboard.board import SCORE_TOLERANCE
 from suite.leaderboard.checks import RecordError, check_record
+from suite.leaderboard.frame import get_field
 from suite.leaderboard.records import RECORD_KEYS, Cell
 from suite.leaderboard.rows import TRIVIAL
 from suite.leaderboard.sidecars import Predictions, PredictionsError, load_predictions
@@ -71,7 +72,7 @@ def read_entries(results_dir: Path) -> tuple[list[Entry], list[str]]:
     return entries, problems
 
 
-def _number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
@@ -107,15 +108,13 @@ def _check_contract(entry: Entry, root: Path) -> TaskSpec | None:
     for name in CELL_FIELDS:
         if name in run_config and run_config[name] != record[name]:
             entry.add(f"{name} is {record[name]!r}, its run_config says {run_config[name]!r}")
-    data_hash = (run_config.get("data") or {}).get("data_sha256")
-    if (record["data"] or {}).get("sha256") != data_hash:
-        entry.add(
-            f"data.sha256 {(record['data'] or {}).get('sha256')} differs from run_config.data.data_sha256 {data_hash}"
-        )
+    data_hash, recorded = get_field(run_config, "data", "data_sha256"), get_field(record, "data", "sha256")
+    if recorded != data_hash:
+        entry.add(f"data.sha256 {recorded} differs from run_config.data.data_sha256 {data_hash}")
     if record["status"] == "failed":
         if not isinstance(record["error"], str) or not record["error"]:
             entry.add("status failed without an error message")
-    elif _number(record["score"]) is None:
+    elif as_number(record["score"]) is None:
         entry.add(f"status {record['status']} with score {record['score']!r}, expected a number")
         return None
     entry.well_formed = True
@@ -127,20 +126,20 @@ def _check_flops(entry: Entry) -> None:
     budget (+ tolerance) exactly where the status says `ok`."""
     record = entry.record
     flops = record["flops"] if isinstance(record["flops"], dict) else {}
-    fraction = _number(flops.get("fraction"))
+    fraction = as_number(flops.get("fraction"))
     if record.get("role") == TRIVIAL:  # predicts a constant: no model, no FLOPs
-        if fraction != 0.0 or _number(flops.get("effective")) != 0.0:
+        if fraction != 0.0 or as_number(flops.get("effective")) != 0.0:
             entry.add(f"a trivial baseline with FLOPs {flops!r}, expected 0")
         return
-    effective, reference = _number(flops.get("effective")), _number(flops.get("reference_dense"))
+    effective, reference = as_number(flops.get("effective")), as_number(flops.get("reference_dense"))
     if fraction is None or effective is None or reference is None or reference <= 0:
         entry.add(f"flops needs numbers fraction, effective and reference_dense > 0, has {json.dumps(flops)[:120]}")
         return
     recomputed = effective / reference
     if not math.isclose(fraction, recomputed, rel_tol=RATIO_TOLERANCE):
         entry.add(f"flops.fraction {fraction:.6g} is not flops.effective / flops.reference_dense = {recomputed:.6g}")
-    dense = _number(flops.get("dense"))
-    dense_fraction = _number(flops.get("dense_fraction"))
+    dense = as_number(flops.get("dense"))
+    dense_fraction = as_number(flops.get("dense_fraction"))
     if dense is not None and dense_fraction is not None and not math.isclose(dense_fraction, dense / reference):
         entry.add(f"flops.dense_fraction {dense_fraction:.6g} is not flops.dense / flops.reference_dense")
     seq_len = record["run_config"].get("flop_seq_len")
@@ -153,7 +152,7 @@ def _check_flops(entry: Entry) -> None:
         entry.add(f"status over_budget, but its FLOP fraction {recomputed:.4f} is within budget {record['budget']:g}")
 
 
-def _int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -165,7 +164,7 @@ def _check_training(entry: Entry) -> None:
         return
     training = record["training"] if isinstance(record["training"], dict) else {}
     start = training.get("start")
-    own, inherited, lineage = (_int(training.get(k)) for k in ("own_steps", "inherited_steps", "lineage_steps"))
+    own, inherited, lineage = (as_int(training.get(k)) for k in ("own_steps", "inherited_steps", "lineage_steps"))
     if start not in STARTS or own is None or inherited is None or lineage is None:
         entry.add(f"training needs start ({' or '.join(STARTS)}) and whole own, inherited and lineage steps")
         return
@@ -219,7 +218,7 @@ def _check_predictions(entry: Entry, task: TaskSpec) -> None:
             entry.add(f"metrics.{name}: the sidecar has no predictions of split {split!r}")
             continue
         again = _recomputed(loaded, metric, split or None)
-        if _number(value) is None or abs(again - value) > SCORE_TOLERANCE:
+        if as_number(value) is None or abs(again - value) > SCORE_TOLERANCE:
             entry.add(f"metrics.{name} is {value!r}, its predictions give {again:.6f}")
 
 
@@ -230,9 +229,13 @@ def _recomputed(loaded: Predictions, metric: str, split: str | None) -> float:
 
 def check_entry(entry: Entry, root: Path) -> None:
     """Every check of one record on its own; the problems land in `entry.problems`."""
-    task = _check_contract(entry, root)
-    if task is None or entry.record["status"] == "failed":
-        return
-    _check_flops(entry)
-    _check_training(entry)
-    _check_predictions(entry, task)
+    try:
+        task = _check_contract(entry, root)
+        if task is None or entry.record["status"] == "failed":
+            return
+        _check_flops(entry)
+        _check_training(entry)
+        _check_predictions(entry, task)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field of an unexpected shape
+        entry.add(f"malformed record ({type(exc).__name__}: {exc})")
+        entry.well_formed = False

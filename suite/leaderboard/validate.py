@@ -21,7 +21,8 @@ from typing import Any
 
 from suite.errors import SuiteError
 from suite.leaderboard.checks import identity, settings
-from suite.leaderboard.record_checks import FINISHED, Entry, check_entry, read_entries
+from suite.leaderboard.frame import get_field
+from suite.leaderboard.record_checks import FINISHED, Entry, as_int, as_number, check_entry, read_entries
 from suite.leaderboard.rows import METHOD, REFERENCE_BUDGET, TEACHER, TRIVIAL
 from suite.lineage import LINEAGE_MULTIPLE
 from suite.presets import Preset
@@ -91,14 +92,15 @@ def _check_settings(entries: list[Entry]) -> None:
 def _reference_dense(entry: Entry) -> float | None:
     if entry.record.get("role") == TRIVIAL or entry.record["status"] not in FINISHED:
         return None
-    return (entry.record["flops"] or {}).get("reference_dense")
+    return as_number(get_field(entry.record, "flops", "reference_dense"))
 
 
-def _method_lineage(entry: Entry) -> int | None:
+def _lineage(entry: Entry, role: str) -> int | None:
+    """Lineage steps of a finished record of `role`, else None."""
     record = entry.record
-    if (record.get("role") or METHOD) != METHOD or record["status"] not in FINISHED:
+    if (record.get("role") or METHOD) != role or record["status"] not in FINISHED:
         return None
-    return (record["training"] or {}).get("lineage_steps")
+    return as_int(get_field(record, "training", "lineage_steps"))
 
 
 def _check_across(entries: list[Entry]) -> None:
@@ -114,16 +116,13 @@ def _check_across(entries: list[Entry]) -> None:
                 f"its predictions' labels differ from those of {n} other records of its task (another dev set or"
                 " eval cap): the paired bootstrap compares rows on the same dev examples"
             )
-    for task, items in _per_task(entries, _method_lineage).items():
+    teachers = _per_task(entries, lambda e: _lineage(e, TEACHER))
+    for task, items in _per_task(entries, lambda e: _lineage(e, METHOD)).items():
         for entry, value, common, n in _odd_ones(items):
             entry.add(f"{value} lineage steps, {n} other method rows of {task} have {common} (the training rule)")
-        steps = Counter(value for _, value in items).most_common(1)[0][0] if items else None
-        for entry in entries:
-            record = entry.record
-            if record["task"] != task or record.get("role") != TEACHER or record["status"] not in FINISHED:
-                continue
-            own = (record["training"] or {}).get("lineage_steps")
-            if steps is not None and own is not None and own * LINEAGE_MULTIPLE != steps:
+        steps = Counter(value for _, value in items).most_common(1)[0][0]
+        for entry, own in teachers.get(task, []):
+            if own * LINEAGE_MULTIPLE != steps:
                 entry.add(f"a teacher of {own} steps, the method rows of {task} train {steps} (the training rule)")
 
 
