@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from suite.sparsity import PruningSchedule, sparsity_cannot_reach
+from suite.lineage import STARTS
+from suite.results import BUDGET_TOLERANCE, within_budget
+from suite.schedules import PruningSchedule
+from suite.sparsity import sparsity_cannot_reach
 
 if TYPE_CHECKING:
     from suite.data import TaskSpec
     from suite.flops import FlopReport
-
-
-STARTS = ("pretrained", "teacher")
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,14 @@ class Budget:
     """Effective FLOPs of the pruned model as a fraction of the unpruned model's dense FLOPs."""
 
     fraction: float
-    tolerance: float = 0.01
+    tolerance: float = BUDGET_TOLERANCE
 
     def __post_init__(self) -> None:
         if not 0.0 < self.fraction <= 1.0:
             raise ValueError(f"budget {self.fraction} is outside (0, 1]")
 
     def allows(self, fraction: float) -> bool:
-        return fraction <= self.fraction * (1.0 + self.tolerance) + 1e-12
+        return within_budget(fraction, self.fraction, self.tolerance)
 
 
 @dataclass

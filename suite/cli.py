@@ -1,6 +1,7 @@
-"""`python -m suite run | ls | flops | leaderboard | export`.
+"""`python -m suite run | ls | flops | leaderboard | validate | export`.
 
-Exit codes: 0 success, 1 some cells failed, 2 bad input (one line on stderr says what to do).
+Exit codes: 0 success, 1 some cells failed (validate: some records have problems), 2 bad input (one
+line on stderr says what to do).
 """
 
 from __future__ import annotations
@@ -254,12 +255,19 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument(
         "--results-dir",
         type=Path,
-        default=Path("results"),
-        help="folder searched recursively for result JSON files (default: results)",
+        action="append",
+        help="folder searched recursively for result JSON files (default: results); repeat it to merge"
+        " other folders' comparable records into the first's board",
     )
-    board.add_argument("--out", type=Path, help="output folder (default: the results folder)")
+    board.add_argument("--out", type=Path, help="output folder (default: the results folder, if only one)")
     board.add_argument("--title", default="Leaderboard", help="heading of the markdown files")
     board.add_argument("--no-plots", action="store_true", help="skip the PNG plots (tables, CSV and README only)")
+
+    validate = sub.add_parser(
+        "validate", help="check a results folder (records, FLOPs, training rule, predictions, scores) before merging"
+    )
+    validate.add_argument("results_dir", type=Path, help="folder searched recursively for result JSON files")
+    validate.add_argument("--preset", help="also check every setting this preset fixes (smoke | quick | cpu | paper)")
     return parser
 
 
@@ -551,12 +559,16 @@ def cmd_flops(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from suite.leaderboard import write_leaderboard
 
-    if not args.results_dir.is_dir():
-        raise SuiteError(
-            f"results folder {args.results_dir} does not exist; run `python -m suite run` first or pass --results-dir"
-        )
+    folders = args.results_dir or [Path("results")]
+    for folder in folders:
+        if not folder.is_dir():
+            raise SuiteError(
+                f"results folder {folder} does not exist; run `python -m suite run` first or pass --results-dir"
+            )
+    if len(folders) > 1 and args.out is None:
+        raise SuiteError("several --results-dir are merged into a new leaderboard: say where with --out DIR")
     try:
-        paths = write_leaderboard(args.results_dir, args.out or args.results_dir, args.title, not args.no_plots)
+        paths = write_leaderboard(folders, args.out or folders[0], args.title, not args.no_plots)
     except FileNotFoundError as exc:
         raise SuiteError(f"{exc}; run `python -m suite run` first or pass --results-dir") from None
     print(paths[0].read_text())
@@ -597,6 +609,25 @@ def cmd_export(args: argparse.Namespace) -> int:
         url = push_to_hub(args.to, args.push_to_hub)
         print(f"pushed to the Hub: {url}", file=sys.stderr)
     return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from suite.leaderboard.validate import validate_results
+    from suite.presets import get_preset
+
+    preset = get_preset(args.preset) if args.preset else None
+    if not args.results_dir.is_dir():
+        raise SuiteError(f"results folder {args.results_dir} does not exist; pass the folder a run wrote")
+    result = validate_results(args.results_dir, preset)
+    checked = "contract, FLOP budget, training rule, predictions, scores, one configuration"
+    checked += f", preset {preset.name}" if preset else ""
+    if result.ok:
+        print(f"{result.records} records in {args.results_dir}: no problems ({checked})")
+        return 0
+    for line in result.problems:
+        print(line)
+    print(f"{len(result.problems)} problems in {args.results_dir} ({result.records} records)", file=sys.stderr)
+    return 1
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -662,6 +693,7 @@ COMMANDS = {
     "bench": cmd_bench,
     "leaderboard": cmd_leaderboard,
     "export": cmd_export,
+    "validate": cmd_validate,
 }
 
 

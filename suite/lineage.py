@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from suite.api import STARTS
-
+STARTS = ("pretrained", "teacher")  # where a method's training begins
 LINEAGE_MULTIPLE = 2  # lineage steps of every compared row, in teacher schedules (S)
 
 

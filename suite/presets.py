@@ -6,8 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from suite.curves import DEFAULT_EVERY
 from suite.errors import SuiteError
-from suite.sparsity import PruningSchedule
-from suite.train import TrainConfig
+from suite.schedules import PruningSchedule, TrainConfig
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,13 @@ import suite
 
 STATUSES = ("ok", "failed", "over_budget")
 SCHEMA_VERSION = 1
+# A cell is `ok` where its effective FLOP fraction is at most budget x (1 + this), else `over_budget`.
+BUDGET_TOLERANCE = 0.01
+
+
+def within_budget(fraction: float, budget: float, tolerance: float = BUDGET_TOLERANCE) -> bool:
+    """The FLOP rule: `fraction` (effective FLOPs over the unpruned model's dense FLOPs) meets `budget`."""
+    return fraction <= budget * (1.0 + tolerance) + 1e-12
 
 
 @dataclass

@@ -7,13 +7,16 @@ step, and only ever shrink, so a pruned weight never regrows.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from suite.errors import SuiteError
 from suite.flops import FlopReport, encoder_linears
+
+# Their home is the torch-free schedules module; importable from here as before.
+from suite.schedules import PruningSchedule as PruningSchedule
+from suite.schedules import cubic_sparsity as cubic_sparsity
 
 
 def kept_fraction_for_budget(reference: FlopReport, budget: float) -> float:
@@ -40,44 +43,6 @@ def sparsity_cannot_reach(reference: FlopReport, budget: float) -> str | None:
     except SuiteError as exc:
         return str(exc)
     return None
-
-
-def cubic_sparsity(step: int, total: int, final: float, initial: float = 0.0) -> float:
-    """Zhu & Gupta (2017): s_t = s_f + (s_0 - s_f) (1 - t/T)^3, clamped to [0, T]."""
-    progress = min(max(step / max(total, 1), 0.0), 1.0)
-    return final + (initial - final) * (1.0 - progress) ** 3
-
-
-@dataclass(frozen=True)
-class PruningSchedule:
-    """The one schedule shape every gradual pruning method follows: dense for the first `warmup`
-    fraction of its steps, a cubic ramp to the final sparsity, then `cooldown` of the steps at final
-    sparsity, so no method reaches its target with no steps left to recover."""
-
-    warmup: float = 0.1
-    cooldown: float = 0.2
-
-    def __post_init__(self) -> None:
-        if self.warmup < 0.0 or self.cooldown <= 0.0 or self.warmup + self.cooldown >= 1.0:
-            raise ValueError(
-                f"pruning schedule warmup {self.warmup:g} + cooldown {self.cooldown:g}: need warmup >= 0, "
-                "cooldown > 0 and warmup + cooldown < 1 (the ramp must end before the last step)"
-            )
-
-    def ramp(self, total: int) -> tuple[int, int]:
-        """(first step of the ramp, step at which final sparsity is reached); at least one step of
-        ramp and one of cool-down whatever `total` is."""
-        if total < 3:
-            raise ValueError(f"a pruning schedule needs at least 3 steps, got {total}")
-        start = min(round(self.warmup * total), total - 2)
-        end = max(start + 1, min(total - round(self.cooldown * total), total - 1))
-        return start, end
-
-    def sparsity_at(self, step: int, total: int, final: float, initial: float = 0.0) -> float:
-        start, end = self.ramp(total)
-        if step <= start:
-            return initial
-        return cubic_sparsity(step - start, end - start, final, initial)
 
 
 def top_mask(scores: torch.Tensor, keep: int, current: torch.Tensor | None = None) -> torch.Tensor:

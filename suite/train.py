@@ -18,36 +18,7 @@ from suite.api import PruningMethod, RunContext
 from suite.curves import Row, TrainingCurve
 from suite.device import CPU, Placement
 from suite.errors import NonFiniteLossError
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The training budget shared by every method (and by the teacher)."""
-
-    epochs: float = 3.0
-    learning_rate: float = 5e-5
-    batch_size: int = 32
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.0
-    lr_schedule: str = "linear"  # "linear" decay to 0, or "constant"
-    max_grad_norm: float = 1.0
-    max_seq_length: int = 128
-    max_steps: int | None = None  # overrides epochs when set
-    # Batches of similar length (transformers' LengthGroupedSampler): the same examples, padded to
-    # about half the length random batches need on GLUE. Every method gets the same batches;
-    # `--batching random` restores shuffled batches.
-    group_by_length: bool = True
-
-    def __post_init__(self) -> None:
-        if self.lr_schedule not in ("linear", "constant"):
-            raise ValueError(f"lr_schedule must be 'linear' or 'constant', not {self.lr_schedule!r}")
-        if self.epochs <= 0 or self.batch_size <= 0:
-            raise ValueError("epochs and batch_size must be positive")
-
-    def total_steps(self, n_examples: int) -> int:
-        if self.max_steps is not None:
-            return self.max_steps
-        return max(1, math.ceil(self.epochs * math.ceil(n_examples / self.batch_size)))
+from suite.schedules import TrainConfig
 
 
 @dataclass(frozen=True)

@@ -40,3 +40,25 @@ def isolated_registry():
     registry._REGISTRY.clear()
     registry._REGISTRY.update(before)
     registry._declared, registry._opaque, registry._imported = discovered
+
+
+SMOKE_METHODS = ("dense", "magnitude", "heads")  # from the pre-trained model, sparse, from the teacher
+
+
+def run_smoke(root: Path, methods: tuple[str, ...] = SMOKE_METHODS, **overrides) -> Path:
+    """The smoke preset (as shipped, unless `overrides` change it) on the fixture data: its results folder."""
+    from suite.harness import Harness, expand_grid
+    from suite.presets import get_preset
+
+    preset = replace(get_preset("smoke"), latency_batches=(1, 4), latency_repeats=1, **overrides)
+    harness = Harness(preset, root / "results", FIXTURE_GLUE, root / "cache", progress=False)
+    summary = harness.run(expand_grid(preset, list(methods)))
+    assert summary.count("ok") == len(summary.ran), [r.error for r in summary.ran]
+    return root / "results"
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory) -> Path:
+    """A finished smoke-preset results folder (dense, magnitude, heads on sst2 and mrpc). Read-only:
+    a test that alters records copies it first."""
+    return run_smoke(tmp_path_factory.mktemp("smoke"))

@@ -6,6 +6,8 @@ same records always give byte-identical markdown and CSV.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from suite.errors import SuiteError
@@ -16,6 +18,7 @@ from suite.leaderboard.export import cells_csv
 from suite.leaderboard.files import CSV, MARKDOWN, README
 from suite.leaderboard.frame import records_frame
 from suite.leaderboard.markdown import render_markdown
+from suite.leaderboard.merge import Merged, merge_results
 from suite.leaderboard.readme import render_readme
 from suite.leaderboard.records import Cell, read_cells
 from suite.leaderboard.sidecars import PredictionsError
@@ -25,12 +28,14 @@ from suite.leaderboard.writing import file_mode, write_atomic
 __all__ = [
     "Board",
     "Cell",
+    "Merged",
     "PredictionsError",
     "RecordError",
     "budget_table",
     "build_board",
     "cells_csv",
     "difference_table",
+    "merge_results",
     "read_cells",
     "records_frame",
     "render_markdown",
@@ -38,18 +43,29 @@ __all__ = [
     "write_leaderboard",
 ]
 
+log = logging.getLogger(__name__)
+
 
 def write_leaderboard(
-    results_dir: Path, out: Path, title: str = "Leaderboard", plots: bool = True, resamples: int = RESAMPLES
+    results_dir: Path | str | Sequence[Path],
+    out: Path,
+    title: str = "Leaderboard",
+    plots: bool = True,
+    resamples: int = RESAMPLES,
 ) -> list[Path]:
     """Write leaderboard.md, cells.csv, README.md and the plots into `out`; returns their paths.
 
+    Several folders are merged as `merge_results` says, each record left out logged as one warning.
     Nothing is written unless every record checks out (see `checks`) and everything rendered."""
     if out.exists() and not out.is_dir():
         raise SuiteError(f"output folder {out} is an existing file, not a folder; pass a folder with --out")
-    cells = read_cells(results_dir)
+    folders = [Path(results_dir)] if isinstance(results_dir, (str, Path)) else [Path(f) for f in results_dir]
+    merged = merge_results(folders)
+    for line in merged.refused:
+        log.warning("left out %s", line)
+    cells = merged.cells
     if not cells:
-        raise FileNotFoundError(f"no result records under {results_dir}")
+        raise FileNotFoundError(f"no result records under {', '.join(map(str, folders))}")
     board = build_board(cells, resamples)
     # Render everything before writing anything: a bad record leaves no half-updated leaderboard.
     files: dict[str, str | bytes] = {

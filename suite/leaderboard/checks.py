@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
@@ -119,19 +120,49 @@ def _same(a: Any, b: Any) -> bool:
     return a == b or _shown(a, limit=10**9) == _shown(b, limit=10**9)  # NaN, say, equals itself here
 
 
+Scope = tuple[str | None, str]  # (the task for a per-task setting, else None; the dotted field name)
+
+
+def settings(record: dict[str, Any]) -> dict[Scope, Any]:
+    """`identity` keyed by scope: per-task settings (PER_TASK) are compared between records of one task only."""
+    task = record.get("task")
+    return {(task if field in PER_TASK else None, field): value for field, value in identity(record).items()}
+
+
+@dataclass(frozen=True)
+class Difference:
+    field: str
+    seen: Any  # the value an earlier record set
+    value: Any  # this record's
+    seen_at: int  # index of that earlier record
+
+
+def difference(seen: dict[Scope, tuple[Any, int]], record: dict[str, Any]) -> Difference | None:
+    """The first setting of `record` that differs from the value an earlier record `remember`ed."""
+    for scope, value in settings(record).items():
+        if scope in seen and not _same(seen[scope][0], value):
+            return Difference(scope[1], seen[scope][0], value, seen[scope][1])
+    return None
+
+
+def remember(seen: dict[Scope, tuple[Any, int]], record: dict[str, Any], index: int) -> None:
+    """Adds the settings `record` is the first to carry (a setting already seen keeps its first value)."""
+    for scope, value in settings(record).items():
+        seen.setdefault(scope, (value, index))
+
+
 def check_configs(cells: Sequence[Cell]) -> None:
     """Every setting any two records both carry is equal (per task for PER_TASK settings)."""
-    first: dict[tuple[str | None, str], tuple[Any, int]] = {}
+    seen: dict[Scope, tuple[Any, int]] = {}
     for i, cell in enumerate(cells):
-        task = cell.record["task"]
-        for field, value in identity(cell.record).items():
-            scope = (task if field in PER_TASK else None, field)
-            seen_value, seen_at = first.setdefault(scope, (value, i))
-            if not _same(seen_value, value):
-                raise RecordError(
-                    f"{where(cells[seen_at], seen_at)} and {where(cell, i)} differ in {field}"
-                    f" ({_shown(seen_value)} in the first, {_shown(value)} in the second); {FIX_MIX}"
-                )
+        found = difference(seen, cell.record)
+        if found is not None:
+            first = cells[found.seen_at]
+            raise RecordError(
+                f"{where(first, found.seen_at)} and {where(cell, i)} differ in {found.field}"
+                f" ({_shown(found.seen)} in the first, {_shown(found.value)} in the second); {FIX_MIX}"
+            )
+        remember(seen, cell.record, i)
 
 
 def check_cells(cells: Sequence[Cell]) -> None:

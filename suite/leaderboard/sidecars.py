@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,6 +27,8 @@ class Predictions:
     split: str | None
     predictions: np.ndarray
     labels: np.ndarray
+    # The other eval splits (MNLI mismatched): split -> (predictions, labels).
+    other_splits: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def has_predictions(cell: Cell) -> bool:
@@ -50,7 +52,11 @@ def load_predictions(cell: Cell) -> Predictions:
     try:
         data = json.loads(gzip.decompress(blob))
         predictions, labels = np.asarray(data["predictions"]), np.asarray(data["labels"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        others = {
+            str(name): (np.asarray(split["predictions"]), np.asarray(split["labels"]))
+            for name, split in (data.get("other_splits") or {}).items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PredictionsError(f"{sidecar}: not a gzip JSON predictions file ({exc}); {fix}") from None
     n = meta.get("n")
     if predictions.ndim != 1 or predictions.shape != labels.shape or len(predictions) != n:
@@ -60,4 +66,4 @@ def load_predictions(cell: Cell) -> Predictions:
     split = data.get("split")
     if meta.get("split") is not None and split is not None and split != meta["split"]:
         raise PredictionsError(f"{sidecar}: split {split!r}, {cell.path.name} says {meta['split']!r}; {fix}")
-    return Predictions(split, predictions, labels)
+    return Predictions(split, predictions, labels, others)
