@@ -111,7 +111,8 @@ def test_leaderboard_without_results(capsys, tmp_path):
 
 def test_ls_and_flops(capsys):
     code, out, _ = run_cli(capsys, "ls", "methods")
-    assert code == 0 and out.startswith("dense")
+    names = [line.split()[0] for line in out.splitlines()]
+    assert code == 0 and names == sorted(names) and {"dense", "cofi", "ksp"} <= set(names)
     code, out, _ = run_cli(capsys, "ls", "tasks")
     assert code == 0 and len(out.splitlines()) == 9
     code, out, _ = run_cli(capsys, "flops", "tiny", "--seq-len", "128")
