@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from suite.flops import head_size
+
+if TYPE_CHECKING:
+    from suite.api import RunContext
 
 
 @dataclass(frozen=True)
@@ -167,3 +171,33 @@ class Distiller:
         for recorder in (self.student_scores, self.teacher_scores):
             if recorder is not None:
                 recorder.remove()
+
+
+class DistillsFromTeacher:
+    """Mixin for methods that learn from the teacher through one Distiller: the forward keyword
+    arguments it needs, the loss (the task loss when distillation is off), and removing its hooks.
+    Put it before the PruningMethod base: `class M(DistillsFromTeacher, PruningMethod)`; call
+    `start_distilling` in prepare() (after any change to the modules the score hooks sit on) and
+    `stop_distilling` in finalize()."""
+
+    distiller: Distiller | None = None
+
+    def start_distilling(self, model: nn.Module, ctx: RunContext, weights: KDWeights, enabled: bool = True) -> None:
+        self.distiller = None
+        if not enabled:
+            return
+        if ctx.teacher is None:
+            raise ValueError(f"{self.info.name} distils from the teacher: ctx.teacher is missing")
+        self.distiller = Distiller(model, ctx.teacher, weights, ctx.task.is_regression)
+
+    def forward_kwargs(self) -> dict:
+        wants_hidden = self.distiller is not None and bool(self.distiller.weights.hidden)
+        return {"output_hidden_states": True} if wants_hidden else {}
+
+    def training_loss(self, model: nn.Module, batch: dict, outputs, ctx: RunContext) -> torch.Tensor:
+        return outputs.loss if self.distiller is None else self.distiller.loss(batch, outputs)[0]
+
+    def stop_distilling(self) -> None:
+        if self.distiller is not None:
+            self.distiller.close()
+            self.distiller = None

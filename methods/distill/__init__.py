@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from torch import nn
 
 from suite.api import Budget, MethodInfo, PruningMethod, RunContext
-from suite.distill import Distiller, KDWeights, uniform_layer_map
+from suite.distill import DistillsFromTeacher, KDWeights, uniform_layer_map
 from suite.errors import SuiteError
 from suite.flops import FlopReport
 from suite.registry import register_method
@@ -46,11 +45,8 @@ def student_layers(student: int, teacher: int, init: str = "mapped") -> list[int
         start="teacher",
     )
 )
-class SmallDenseStudent(PruningMethod):
+class SmallDenseStudent(DistillsFromTeacher, PruningMethod):
     Config = SmallDenseConfig
-
-    def forward_kwargs(self) -> dict:
-        return {"output_hidden_states": True}
 
     @staticmethod
     def shape(model: nn.Module, reference: FlopReport, budget: Budget) -> DenseShape:
@@ -77,12 +73,9 @@ class SmallDenseStudent(PruningMethod):
         drop_layers(student, student_layers(shape.layers, total, self.config.init))
         narrow_ffn(student, shape.ffn)
         ctx.logger.info("student: %d layers, FFN %d", shape.layers, shape.ffn)
-        self.distiller = Distiller(student, ctx.teacher, self.config.kd, ctx.task.is_regression)
+        self.start_distilling(student, ctx, self.config.kd)
         return student
 
-    def training_loss(self, model: nn.Module, batch: dict, outputs, ctx: RunContext) -> torch.Tensor:
-        return self.distiller.loss(batch, outputs)[0]
-
     def finalize(self, model: nn.Module, ctx: RunContext) -> nn.Module:
-        self.distiller.close()
+        self.stop_distilling()
         return model

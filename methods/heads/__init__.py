@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-import torch
 from torch import nn
 
 from suite.api import MethodInfo, PruningMethod, RunContext
-from suite.distill import Distiller, KDWeights
+from suite.distill import DistillsFromTeacher, KDWeights
 from suite.errors import SuiteError
 from suite.flops import count_flops, head_size
 from suite.registry import register_method
@@ -116,11 +115,8 @@ def plan_for_budget(model: nn.Module, reference_dense: float, budget: float, seq
         needs_teacher=True,
     )
 )
-class HeadPruning(PruningMethod):
+class HeadPruning(DistillsFromTeacher, PruningMethod):
     Config = HeadPruningConfig
-
-    def forward_kwargs(self) -> dict:
-        return {"output_hidden_states": True} if self.config.distill else {}
 
     @property
     def start(self) -> str:
@@ -153,20 +149,11 @@ class HeadPruning(PruningMethod):
         if (self.structure["heads"], self.structure["ffn"]) != expected:
             raise SuiteError(f"textpruner left {self.structure}, the plan was {self.plan}")
         self._check_budget(student, ctx)
-        self.distiller = None
-        if self.config.distill:
-            self.distiller = Distiller(student, ctx.teacher, self.config.kd, ctx.task.is_regression)
+        self.start_distilling(student, ctx, self.config.kd, enabled=self.config.distill)
         return student
 
-    def training_loss(self, model: nn.Module, batch: dict, outputs, ctx: RunContext) -> torch.Tensor:
-        if self.distiller is None:
-            return outputs.loss
-        loss, _parts = self.distiller.loss(batch, outputs)
-        return loss
-
     def finalize(self, model: nn.Module, ctx: RunContext) -> nn.Module:
-        if self.distiller is not None:
-            self.distiller.close()
+        self.stop_distilling()
         self._check_budget(model, ctx)
         return model
 

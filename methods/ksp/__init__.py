@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from torch import nn
 
 from suite.api import MethodInfo, RunContext, WeightSparsityMethod
-from suite.distill import Distiller, KDWeights
+from suite.distill import DistillsFromTeacher, KDWeights
 from suite.registry import register_method
 from suite.sparsity import EncoderMasks, kept_fraction_for_budget
 
@@ -35,11 +34,8 @@ class GradualMagnitudeConfig:
         needs_teacher=True,
     )
 )
-class GradualMagnitudePruning(WeightSparsityMethod):
+class GradualMagnitudePruning(DistillsFromTeacher, WeightSparsityMethod):
     Config = GradualMagnitudeConfig
-
-    def forward_kwargs(self) -> dict:
-        return {"output_hidden_states": True} if self.config.distill else {}
 
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
         self.final_sparsity = 1.0 - kept_fraction_for_budget(ctx.reference, ctx.budget.fraction)
@@ -48,11 +44,7 @@ class GradualMagnitudePruning(WeightSparsityMethod):
             self.masks.prune_by_magnitude(self.config.initial_sparsity)
         self.ramp_start, self.ramp_end = ctx.schedule.ramp(ctx.total_steps)
         self.update_every = max(1, (self.ramp_end - self.ramp_start) // self.config.mask_updates)
-        self.distiller = None
-        if self.config.distill:
-            if ctx.teacher is None:
-                raise ValueError("ksp needs the dense fine-tuned teacher in ctx.teacher")
-            self.distiller = Distiller(model, ctx.teacher, self.config.kd, ctx.task.is_regression)
+        self.start_distilling(model, ctx, self.config.kd, enabled=self.config.distill)
         ctx.logger.info(
             "target sparsity %.4f, ramp over steps %d-%d, mask update every %d steps",
             self.final_sparsity,
@@ -61,12 +53,6 @@ class GradualMagnitudePruning(WeightSparsityMethod):
             self.update_every,
         )
         return model
-
-    def training_loss(self, model: nn.Module, batch: dict, outputs, ctx: RunContext) -> torch.Tensor:
-        if self.distiller is None:
-            return outputs.loss
-        loss, _parts = self.distiller.loss(batch, outputs)
-        return loss
 
     def on_step_end(self, model: nn.Module, step: int, ctx: RunContext) -> None:
         on_ramp = self.ramp_start < step <= self.ramp_end
@@ -80,6 +66,5 @@ class GradualMagnitudePruning(WeightSparsityMethod):
         if self.masks.sparsity < self.final_sparsity:  # only if on_step_end was never called at ramp end
             self.masks.prune_by_magnitude(self.final_sparsity)
         self.masks.apply()
-        if self.distiller is not None:
-            self.distiller.close()
+        self.stop_distilling()
         return model

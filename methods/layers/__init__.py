@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from torch import nn
 
 from suite.api import Budget, MethodInfo, PruningMethod, RunContext
-from suite.distill import Distiller, KDWeights
+from suite.distill import DistillsFromTeacher, KDWeights
 from suite.errors import SuiteError
 from suite.flops import FlopReport
 from suite.registry import register_method
@@ -45,11 +44,8 @@ def kept_layers(strategy: str, total: int, keep: int) -> list[int]:
         needs_teacher=True,
     )
 )
-class LayerDrop(PruningMethod):
+class LayerDrop(DistillsFromTeacher, PruningMethod):
     Config = LayerDropConfig
-
-    def forward_kwargs(self) -> dict:
-        return {"output_hidden_states": True} if self.config.distill else {}
 
     def unreachable(self, model: nn.Module, reference: FlopReport, budget: Budget) -> str | None:
         config = model.config
@@ -72,19 +68,9 @@ class LayerDrop(PruningMethod):
         drop_layers(model, kept_layers(self.config.strategy, total, shape.layers))
         narrow_ffn(model, shape.ffn)
         ctx.logger.info("kept %d of %d layers (%s), FFN %d", shape.layers, total, self.config.strategy, shape.ffn)
-        self.distiller = None
-        if self.config.distill:
-            if ctx.teacher is None:
-                raise ValueError("layers with distill=True needs the teacher in ctx.teacher")
-            self.distiller = Distiller(model, ctx.teacher, self.config.kd, ctx.task.is_regression)
+        self.start_distilling(model, ctx, self.config.kd, enabled=self.config.distill)
         return model
 
-    def training_loss(self, model: nn.Module, batch: dict, outputs, ctx: RunContext) -> torch.Tensor:
-        if self.distiller is None:
-            return outputs.loss
-        return self.distiller.loss(batch, outputs)[0]
-
     def finalize(self, model: nn.Module, ctx: RunContext) -> nn.Module:
-        if self.distiller is not None:
-            self.distiller.close()
+        self.stop_distilling()
         return model

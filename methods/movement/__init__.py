@@ -18,7 +18,7 @@ from torch import nn
 
 from suite.api import MethodInfo, RunContext, WeightSparsityMethod
 from suite.compat.nn_pruning import import_nn_pruning
-from suite.distill import Distiller, KDWeights
+from suite.distill import DistillsFromTeacher, KDWeights
 from suite.errors import SuiteError
 from suite.flops import encoder_linears
 from suite.registry import register_method
@@ -50,11 +50,8 @@ class MovementConfig:
         needs_teacher=True,
     )
 )
-class MovementPruning(WeightSparsityMethod):
+class MovementPruning(DistillsFromTeacher, WeightSparsityMethod):
     Config = MovementConfig
-
-    def forward_kwargs(self) -> dict:
-        return {"output_hidden_states": True} if self.config.distill else {}
 
     def sparse_args(self, keep: float, ramp: tuple[int, int], total: int):
         """nn_pruning's SparseTrainingArguments for hard movement pruning of all six matrices.
@@ -95,12 +92,8 @@ class MovementPruning(WeightSparsityMethod):
         )
         self.coordinator.patch_model(model)
         self.coordinator.schedule_threshold(0, ctx.total_steps, self.warmup_steps, training=True)
-        self.distiller = None
-        if self.config.distill:
-            if ctx.teacher is None:
-                raise ValueError("movement needs the dense fine-tuned teacher in ctx.teacher")
-            # After patching: the score hooks sit on the MaskedLinear query/key that actually run.
-            self.distiller = Distiller(model, ctx.teacher, self.config.kd, ctx.task.is_regression)
+        # After patching: the score hooks sit on the MaskedLinear query/key that actually run.
+        self.start_distilling(model, ctx, self.config.kd, enabled=self.config.distill)
         ctx.logger.info(
             "nn_pruning %s topK: kept fraction 1 -> %.4f over steps %d-%d",
             self.nnp.version,
@@ -121,7 +114,7 @@ class MovementPruning(WeightSparsityMethod):
         return [group for group in groups if group["params"]]
 
     def training_loss(self, model: nn.Module, batch: dict, outputs, ctx: RunContext) -> torch.Tensor:
-        loss = outputs.loss if self.distiller is None else self.distiller.loss(batch, outputs)[0]
+        loss = super().training_loss(model, batch, outputs, ctx)
         if self.config.regularization != "disabled":
             regu, lam, _info = self.coordinator.regularization_loss(model)
             loss = loss + lam * regu
@@ -152,7 +145,5 @@ class MovementPruning(WeightSparsityMethod):
             if type(linear) is not nn.Linear:
                 raise SuiteError(f"movement: {name} is {type(linear).__name__} after compile_model")
             linear.to(device=reference.device, dtype=reference.dtype)  # compile() builds on the default device
-        if self.distiller is not None:
-            self.distiller.close()
-            self.distiller = None
+        self.stop_distilling()
         return model

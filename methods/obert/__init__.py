@@ -15,7 +15,7 @@ from torch import nn
 
 from methods.obert.fisher import BlockFisherInverse
 from suite.api import MethodInfo, RunContext, WeightSparsityMethod
-from suite.distill import Distiller, KDWeights
+from suite.distill import DistillsFromTeacher, KDWeights
 from suite.registry import register_method
 from suite.sparsity import EncoderMasks, kept_fraction_for_budget
 
@@ -52,7 +52,7 @@ def pruning_events(ramp_start: int, ramp_end: int, count: int) -> list[int]:
         needs_teacher=True,
     )
 )
-class OptimalBertSurgeon(WeightSparsityMethod):
+class OptimalBertSurgeon(DistillsFromTeacher, WeightSparsityMethod):
     Config = OBertConfig
 
     def prepare(self, model: nn.Module, ctx: RunContext) -> nn.Module:
@@ -63,7 +63,7 @@ class OptimalBertSurgeon(WeightSparsityMethod):
         ramp_start, ramp_end = ctx.schedule.ramp(ctx.total_steps)
         self.events = pruning_events(ramp_start, ramp_end, self.config.pruning_steps)
         self.fisher: dict[str, BlockFisherInverse] = {}
-        self.distiller = Distiller(model, ctx.teacher, self.config.kd, ctx.task.is_regression)
+        self.start_distilling(model, ctx, self.config.kd)
         ctx.logger.info(
             "target sparsity %.4f (%s ranking), pruning at steps %s, Fisher blocks of %d from up to %d gradients",
             self.final_sparsity,
@@ -73,10 +73,6 @@ class OptimalBertSurgeon(WeightSparsityMethod):
             self.config.gradients,
         )
         return model
-
-    def training_loss(self, model: nn.Module, batch: dict, outputs, ctx: RunContext) -> torch.Tensor:
-        loss, _parts = self.distiller.loss(batch, outputs)
-        return loss
 
     def _window(self, step: int) -> tuple[int, int] | None:
         """(first step, pruning step) of the Fisher window `step` falls in, or None."""
@@ -140,5 +136,5 @@ class OptimalBertSurgeon(WeightSparsityMethod):
             self._prune(self.final_sparsity)
         self.masks.apply()
         self.fisher.clear()
-        self.distiller.close()
+        self.stop_distilling()
         return model
