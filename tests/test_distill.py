@@ -5,25 +5,14 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import BertForSequenceClassification
 
 from suite.distill import AttentionScores, Distiller, KDWeights, soft_cross_entropy
+from tests.models import tiny_bert
 
 
 def tiny(attn: str = "sdpa", num_labels: int = 2) -> BertForSequenceClassification:
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=100,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        num_labels=num_labels,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    config._attn_implementation = attn
-    return BertForSequenceClassification(config).eval()
+    return tiny_bert(attn=attn, num_labels=num_labels, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 
 def batch(labels=(0, 1)):

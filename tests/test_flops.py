@@ -9,6 +9,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import BertConfig, BertForSequenceClassification
 
 from suite.flops import budget_fraction, count_flops, linear_compression
+from tests.models import tiny_bert
 
 N = 128
 # tiny: hidden 64, 4 heads of 16, FFN 128, 2 layers, 2 labels
@@ -20,13 +21,10 @@ DENSE = 2 * (LAYERS * (LINEAR_MACS_PER_LAYER + ATTN_MACS_PER_LAYER) + HEAD_MACS)
 
 
 def tiny(attn: str = "eager", **overrides) -> BertForSequenceClassification:
-    torch.manual_seed(0)
     shape = dict(
         hidden_size=H, num_hidden_layers=LAYERS, num_attention_heads=HEADS, intermediate_size=FFN, num_labels=LABELS
     )
-    config = BertConfig(vocab_size=100, **{**shape, **overrides})
-    config._attn_implementation = attn
-    return BertForSequenceClassification(config).eval()
+    return tiny_bert(attn=attn, **{**shape, **overrides})
 
 
 def torch_count(model: nn.Module, seq_len: int) -> int:

@@ -18,17 +18,15 @@ from suite.errors import SuiteError
 from suite.flops import count_flops
 from suite.registry import get_method
 from suite.structure import prune_ffn_neurons, prune_heads, structure_of
+from tests.models import tiny_bert
 
 N = 128
 H, HEADS, DH, FFN, LAYERS = 64, 4, 16, 128, 2
 
 
 def tiny(layers: int = LAYERS, **overrides) -> BertForSequenceClassification:
-    torch.manual_seed(0)
     shape = dict(hidden_size=H, num_hidden_layers=layers, num_attention_heads=HEADS, intermediate_size=FFN)
-    config = BertConfig(vocab_size=100, num_labels=2, initializer_range=0.2, **{**shape, **overrides})
-    config._attn_implementation = "eager"
-    return BertForSequenceClassification(config).eval()
+    return tiny_bert(attn="eager", initializer_range=0.2, **{**shape, **overrides})
 
 
 def batches(count: int = 2, size: int = 6) -> list[dict[str, torch.Tensor]]:

@@ -3,19 +3,16 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import BertForSequenceClassification
 
 from suite.latency import CSRLinear, measure_latency, with_csr_linears
 from suite.sparsity import EncoderMasks
 from suite.structure import drop_layers
+from tests.models import tiny_bert
 
 
 def tiny() -> BertForSequenceClassification:
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=2000, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64
-    )
-    return BertForSequenceClassification(config).eval()
+    return tiny_bert(vocab_size=2000)
 
 
 def test_csr_linear_matches_dense_linear():

@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 from torch import nn
-from transformers import BertConfig, BertForSequenceClassification, PreTrainedModel
+from transformers import BertForSequenceClassification, PreTrainedModel
 
 from suite.api import Budget, RunContext
 from suite.compat.nn_pruning import import_nn_pruning
@@ -21,6 +21,7 @@ from suite.flops import budget_fraction, count_flops, encoder_linears
 from suite.registry import get_method
 from suite.sparsity import PruningSchedule, kept_fraction_for_budget
 from suite.train import TrainConfig, TrainStep
+from tests.models import tiny_bert
 
 SEQ = 16  # FLOP sequence length of the tiny model: short enough that budget 0.5 is reachable
 STEPS = 10
@@ -36,18 +37,7 @@ def masked_nn(nnp):
 
 
 def tiny(seed: int = 0) -> BertForSequenceClassification:
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=100,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        num_labels=2,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    return BertForSequenceClassification(config)
+    return tiny_bert(seed, eval_mode=False, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 
 def batches(count: int = STEPS, seed: int = 0) -> list[dict[str, torch.Tensor]]:

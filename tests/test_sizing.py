@@ -8,6 +8,7 @@ from suite.api import Budget
 from suite.errors import SuiteError
 from suite.flops import count_flops
 from suite.sizing import DenseShape, layer_flops, shape_fraction, student_shape
+from tests.models import minilm_shaped
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +50,6 @@ def test_one_narrow_layer_below_one_layer_of_budget(minilm_reference):
         student_shape(minilm_reference, Budget(0.05), 6, 384, 1536)
 
 
-def _minilm_shaped(seed: int) -> BertForSequenceClassification:
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=128, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536
-    )
-    return BertForSequenceClassification(config)
-
-
 @pytest.mark.parametrize("name", ["distill", "layers"])
 def test_structured_students_use_at_least_90_percent_of_each_budget_on_minilm(minilm_reference, name):
     """The method end to end (prepare on MiniLM-L6 shapes with random weights): the student it
@@ -67,7 +60,7 @@ def test_structured_students_use_at_least_90_percent_of_each_budget_on_minilm(mi
     from suite.data import get_task
     from suite.registry import get_method
 
-    teacher = _minilm_shaped(0).eval()
+    teacher = minilm_shaped(0, vocab_size=128).eval()
     used = {}
     for budget in (0.5, 0.25, 0.1):
         method = get_method(name)

@@ -4,17 +4,11 @@ import itertools
 
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification
 
 from suite.errors import SuiteError
 from suite.flops import budget_fraction, count_flops
 from suite.sparsity import EncoderMasks, cubic_sparsity, kept_fraction_for_budget, magnitude_mask
-
-
-def minilm_shaped() -> BertForSequenceClassification:
-    torch.manual_seed(0)
-    config = BertConfig(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536)
-    return BertForSequenceClassification(config)
+from tests.models import minilm_shaped
 
 
 def test_budget_0_1_on_minilm_needs_about_95_percent_sparsity():

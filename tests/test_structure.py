@@ -7,7 +7,7 @@ import copy
 
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import BertForSequenceClassification
 
 from suite.flops import count_flops
 from suite.structure import (
@@ -21,6 +21,7 @@ from suite.structure import (
     structure_of,
     uninstall_prune_heads,
 )
+from tests.models import tiny_bert
 
 N = 128
 H, HEADS, DH, FFN, LAYERS, LABELS = 64, 4, 16, 128, 2, 2
@@ -31,18 +32,9 @@ ATTN_IMPLEMENTATIONS = ["eager", "sdpa"]
 
 
 def tiny(attn: str = "eager", layers: int = LAYERS) -> BertForSequenceClassification:
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=100,
-        hidden_size=H,
-        num_hidden_layers=layers,
-        num_attention_heads=HEADS,
-        intermediate_size=FFN,
-        num_labels=LABELS,
-        initializer_range=0.2,  # large weights: every head and neuron visibly moves the logits
-    )
-    config._attn_implementation = attn
-    return BertForSequenceClassification(config).eval()
+    shape = dict(hidden_size=H, num_hidden_layers=layers, num_attention_heads=HEADS, intermediate_size=FFN)
+    # large weights (initializer_range 0.2): every head and neuron visibly moves the logits
+    return tiny_bert(attn=attn, num_labels=LABELS, initializer_range=0.2, **shape)
 
 
 def batch() -> dict[str, torch.Tensor]:
