@@ -197,12 +197,26 @@ def read_record(path: Path) -> dict[str, Any] | None:
     return data if _is_record(data) else None
 
 
+# A cell's saved model is the folder `<record stem>.model/` beside its record (suite.saved_models).
+SAVED_MODEL_SUFFIX = ".model"
+
+
+def record_files(results_dir: Path) -> list[Path]:
+    """The JSON files under `results_dir` that may be records, in path order. Saved-model folders are
+    not entered: their config and tokenizer files are JSON too, and a tokenizer is megabytes to parse."""
+    found = []
+    for folder, subfolders, files in os.walk(results_dir):
+        subfolders[:] = [name for name in subfolders if not name.endswith(SAVED_MODEL_SUFFIX)]
+        found.extend(Path(folder) / name for name in files if name.endswith(".json"))
+    return sorted(found)
+
+
 def read_records(results_dir: Path, skipped: list[Path] | None = None) -> list[dict[str, Any]]:
     """Every result record under `results_dir`, in a stable order. Files that cannot be read or decoded
     are left out and, when `skipped` is given, appended to it so the caller can name them; JSON files
     that are simply not records (no `method`) are left out silently."""
     records = []
-    for path in sorted(Path(results_dir).rglob("*.json")):
+    for path in record_files(results_dir):
         try:
             data = _read_json(path)
         except (OSError, ValueError):

@@ -24,10 +24,8 @@ import torch
 from torch import nn
 
 from suite.errors import SuiteError
-from suite.results import dir_mode, file_mode
+from suite.results import SAVED_MODEL_SUFFIX, dir_mode, file_mode
 from suite.structure import save_pruned
-
-MODEL_SUFFIX = ".model"
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ class PackedModel:
 
 
 def model_dir(record_path: Path) -> Path:
-    return record_path.with_name(record_path.stem + MODEL_SUFFIX)
+    return record_path.with_name(record_path.stem + SAVED_MODEL_SUFFIX)
 
 
 def loads_in_plain_transformers(model: nn.Module) -> bool:

@@ -31,7 +31,15 @@ from suite.leaderboard.rows import TRIVIAL
 from suite.leaderboard.sidecars import Predictions, PredictionsError, load_predictions
 from suite.leaderboard.vector_metrics import METRICS, metric_rows
 from suite.lineage import STARTS
-from suite.results import SCHEMA_VERSION, STATUSES, RunResult, cell_path, config_hash, within_budget
+from suite.results import (
+    SCHEMA_VERSION,
+    STATUSES,
+    RunResult,
+    cell_path,
+    config_hash,
+    record_files,
+    within_budget,
+)
 
 REQUIRED = tuple(f.name for f in fields(RunResult))
 FINISHED = ("ok", "over_budget")  # cells that trained and were measured
@@ -59,9 +67,7 @@ def read_entries(results_dir: Path) -> tuple[list[Entry], list[str]]:
     """Every record under `results_dir` in path order, and one problem per file that is not JSON.
     JSON files that are not records (no method or task field) are not result files and pass."""
     entries, problems = [], []
-    for path in sorted(Path(results_dir).rglob("*.json")):
-        if not path.is_file():
-            continue
+    for path in record_files(results_dir):
         try:
             value = json.loads(path.read_bytes().decode("utf-8"))
         except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError

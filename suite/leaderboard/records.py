@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from suite.results import record_files
+
 log = logging.getLogger(__name__)
 
 # A JSON object with either of these is meant as a result record (and is checked as one); any other
@@ -48,9 +50,7 @@ def load_record(path: Path) -> dict[str, Any] | None:
 def read_cells(results_dir: Path) -> list[Cell]:
     """Every result record under `results_dir` with its path, in path order (as `read_records`)."""
     cells = []
-    for path in sorted(Path(results_dir).rglob("*.json")):
-        if not path.is_file():
-            continue
+    for path in record_files(results_dir):
         record = load_record(path)
         if record is not None:
             cells.append(Cell(record, path))
