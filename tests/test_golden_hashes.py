@@ -1,0 +1,66 @@
+"""The identity of every cell is frozen: the config hash of each cell of the smoke grid (every
+registered method, on the shipped fixture data, in fp32 and bf16 on the CPU), each teacher cache key
+and each trivial row's hash must stay what `tests/golden/smoke_hashes.json` holds. A change here
+redoes every finished cell and retrains every cached teacher, so it is never a side effect of a
+refactoring; regenerate the file only for a deliberate change of what a cell computes, and say so."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).parent / "golden" / "smoke_hashes.json"
+FIXTURE_GLUE = Path(__file__).parent / "fixtures" / "glue_data"
+
+
+def current_hashes(cache_dir: Path) -> dict[str, dict[str, str]]:
+    """Cell label -> config hash, (task, seed, precision) -> teacher key, task -> trivial hash."""
+    import torch
+
+    from suite.device import Placement
+    from suite.harness import Harness, expand_grid
+    from suite.presets import get_preset
+    from suite.registry import list_methods
+    from suite.results import config_hash
+
+    # The shipped smoke grid, widened to every budget of the cpu preset and two seeds.
+    preset = get_preset("smoke").with_overrides(budgets=(0.5, 0.25, 0.1), seeds=(0, 1))
+    cells: dict[str, str] = {}
+    teachers: dict[str, str] = {}
+    trivial: dict[str, str] = {}
+    # A knob set on the command line is part of its cells' identity.
+    knobs = {"ksp": {"mask_updates": 50}, "cofi": {"mask_travel": 10.0}}
+    for precision, method_args in (("fp32", {}), ("bf16", {}), ("bf16+knobs", knobs)):
+        placement = Placement(torch.device("cpu"), precision.split("+")[0])
+        harness = Harness(
+            preset, cache_dir / "results", FIXTURE_GLUE, cache_dir, False, placement, method_args, read_only=True
+        )
+        methods = list(method_args) if method_args else list_methods()
+        plan = harness.plan(expand_grid(preset, methods))
+        assert not plan.broken, plan.broken
+        for cell, _method, config in plan.to_run:
+            cells[f"{precision}/{cell.label}"] = config_hash(config)
+        for task in preset.tasks:
+            for seed in preset.seeds:
+                teachers[f"{precision}/{task}/s{seed}"] = harness.teacher_key(task, seed)
+        for cell, _reason in plan.unreachable:
+            cells[f"{precision}/{cell.label}"] = "not run"
+    # The trivial rows depend on the data alone: written once, their hashes read back.
+    for result in harness.write_trivial_baselines(list(preset.tasks)):
+        trivial[result.task] = result.config_hash
+    return {"cells": cells, "teachers": teachers, "trivial": trivial}
+
+
+@pytest.mark.skipif(not GOLDEN.exists(), reason="no golden file")
+def test_cell_identities_are_frozen(tmp_path: Path) -> None:
+    golden = json.loads(GOLDEN.read_text())
+    assert current_hashes(tmp_path) == golden
+
+
+if __name__ == "__main__":  # python tests/test_golden_hashes.py: (re)write the golden file
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        GOLDEN.write_text(json.dumps(current_hashes(Path(scratch)), indent=1, sort_keys=True) + "\n")
