@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from suite.lineage import STARTS
-from suite.results import BUDGET_TOLERANCE, within_budget
-from suite.schedules import PruningSchedule
 from suite.sparsity import sparsity_cannot_reach
+from suite.spec.rules import BUDGET_TOLERANCE, STARTS, within_budget
+from suite.spec.schedules import PruningSchedule
 
 if TYPE_CHECKING:
-    from suite.data import TaskSpec
     from suite.flops import FlopReport
+    from suite.spec.tasks import TaskSpec
 
 
 @dataclass(frozen=True)

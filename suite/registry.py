@@ -15,13 +15,14 @@ import importlib
 import importlib.util
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from suite.discovery import Declaration, PluginSource, builtin_sources, declared_methods, entry_point_sources
 from suite.errors import SuiteError
+from suite.spec.knobs import FLAG, _items, _typed, _unknown_knob, knobs_of, with_knobs
 
 if TYPE_CHECKING:  # the interface imports torch: only a method's own module needs it
     from suite.api import MethodInfo, PruningMethod
@@ -45,8 +46,6 @@ class RegisteredMethod:
         """An instance with the registered Config, or with some of its knobs set (suite.knobs)."""
         if not knobs:
             return self.cls(self.info, self.config)
-        from suite.knobs import with_knobs
-
         return self.cls(self.info, with_knobs(self.info.name, self.default_config(), knobs))
 
     def default_config(self) -> Any:
@@ -252,3 +251,40 @@ def _matching(part: str) -> list[str]:
         return matched
     check_known(part)
     return [part]
+
+
+def parse_method_args(texts: Iterable[str], selected: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """`--method-args` texts -> {method: {knob: typed value}}, checked now, before anything runs: each
+    method known and selected, each knob a field of its Config, each value of the field's type, and the
+    Config accepting the values together."""
+    known = set(list_methods())
+    chosen: dict[str, dict[str, Any]] = {}
+    for key, text in _items(texts):
+        method, path = _split_key(key, known)
+        if method not in selected:
+            raise SuiteError(
+                f"{FLAG} sets {key}, but '{method}' is not among the selected methods ({', '.join(selected)}); "
+                "add it to --methods or drop its args"
+            )
+        table = {knob.path: knob for knob in knobs_of(get_registered(method).default_config())}
+        if path not in table:
+            raise SuiteError(f"{FLAG}: {_unknown_knob(method, path, list(table))}")
+        if path in chosen.get(method, {}):
+            raise SuiteError(f"{FLAG} sets {key} twice; give it once")
+        chosen.setdefault(method, {})[path] = _typed(method, table[path], text)
+    for method, values in chosen.items():
+        with_knobs(method, get_registered(method).default_config(), values)  # the Config's own checks
+    return chosen
+
+
+def _split_key(key: str, known: set[str]) -> tuple[str, str]:
+    """'ksp.kd.attention' -> ('ksp', 'kd.attention'); method names may hold dots: the longest known wins."""
+    parts = key.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        method = ".".join(parts[:cut])
+        if method in known:
+            return method, ".".join(parts[cut:])
+    if len(parts) < 2:
+        raise SuiteError(f"{FLAG}: '{key}' names no knob: write METHOD.KNOB=VALUE, e.g. ksp.mask_updates=50")
+    check_known(parts[0])  # raises the unknown-method error with its "did you mean"
+    raise SuiteError(f"{FLAG}: '{key}' names no knob of a known method")  # a name that only a plugin import added

@@ -15,8 +15,8 @@ from suite.errors import SuiteError
 from suite.flops import FlopReport, encoder_linears
 
 # Their home is the torch-free schedules module; importable from here as before.
-from suite.schedules import PruningSchedule as PruningSchedule
-from suite.schedules import cubic_sparsity as cubic_sparsity
+from suite.spec.schedules import PruningSchedule as PruningSchedule
+from suite.spec.schedules import cubic_sparsity as cubic_sparsity
 
 
 def kept_fraction_for_budget(reference: FlopReport, budget: float) -> float:

@@ -22,7 +22,7 @@ def glue_dir() -> Path:
 
 @pytest.fixture
 def smoke_preset():
-    from suite.presets import get_preset
+    from suite.spec.presets import get_preset
 
     preset = get_preset("smoke")
     return replace(preset, max_train_samples=32, max_eval_samples=32, latency_batches=(1, 4), latency_repeats=1)
@@ -47,8 +47,8 @@ SMOKE_METHODS = ("dense", "magnitude", "heads")  # from the pre-trained model, s
 
 def run_smoke(root: Path, methods: tuple[str, ...] = SMOKE_METHODS, **overrides) -> Path:
     """The smoke preset (as shipped, unless `overrides` change it) on the fixture data: its results folder."""
-    from suite.harness import Harness, expand_grid
-    from suite.presets import get_preset
+    from suite.run.harness import Harness, expand_grid
+    from suite.spec.presets import get_preset
 
     preset = replace(get_preset("smoke"), latency_batches=(1, 4), latency_repeats=1, **overrides)
     harness = Harness(preset, root / "results", FIXTURE_GLUE, root / "cache", progress=False)

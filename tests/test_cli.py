@@ -248,8 +248,8 @@ def test_whole_epochs_from_the_command_line_hash_like_the_presets(text):
     from dataclasses import asdict
 
     from suite.cli import build_parser
-    from suite.presets import get_preset
-    from suite.results import config_hash
+    from suite.records.provenance import config_hash
+    from suite.spec.presets import get_preset
 
     cpu = get_preset("cpu")
     overridden = cpu.with_overrides(epochs=build_parser().parse_args(["run", "--epochs", text]).epochs)

@@ -14,11 +14,12 @@ from methods.cofi import hard_concrete, shapes_of
 from methods.cofi.gates import CoFiGates
 from methods.cofi.layer_distill import align, teacher_layers
 from methods.cofi.masking import GateHooks, fold_and_remove
-from suite.data import get_task
+from suite.compute.models import load_model
 from suite.flops import count_flops
-from suite.harness import Cell, Harness
-from suite.models import load_model
-from suite.results import read_records
+from suite.records.layout import Cell
+from suite.records.reader import read_records
+from suite.run.harness import Harness
+from suite.spec.tasks import get_task
 from suite.structure import load_pruned, save_pruned, structure_of
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from suite.compat import evaluate as compat
-from suite.glue_metric import METRIC_DIR
+from suite.metrics.glue_metric import METRIC_DIR
 
 
 @pytest.fixture

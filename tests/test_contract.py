@@ -10,12 +10,13 @@ import torch
 from transformers import DataCollatorWithPadding, PreTrainedModel
 
 from suite.api import Budget, RunContext
-from suite.data import get_task, load_task, tokenize
+from suite.compute.data import load_task, tokenize
+from suite.compute.models import load_model, load_tokenizer
+from suite.compute.train import TrainConfig, make_loader, train
 from suite.flops import budget_fraction, count_flops
-from suite.models import load_model, load_tokenizer
 from suite.registry import get_method, list_methods
+from suite.spec.tasks import get_task
 from suite.structure import load_pruned, save_pruned
-from suite.train import TrainConfig, make_loader, train
 
 BUDGET = 0.5
 STEPS = 3

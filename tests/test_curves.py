@@ -8,9 +8,11 @@ from dataclasses import replace
 
 import pytest
 
-from suite.curves import TrainingCurve, to_csv
-from suite.harness import Harness, expand_grid
-from suite.results import cell_path, read_record
+from suite.compute.curves import TrainingCurve
+from suite.records.formats import to_csv
+from suite.records.layout import cell_path
+from suite.records.reader import read_record
+from suite.run.harness import Harness, expand_grid
 
 
 def _read_curve(path) -> list[dict[str, float]]:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from suite.data import TASKS, get_task, load_task, read_tsv_split, subsample
+from suite.compute.data import load_task, read_tsv_split, subsample
 from suite.errors import DataError, SuiteError
+from suite.spec.tasks import TASKS, get_task
 
 FIXTURE_ROWS = {"cola": 60, "sst2": 60, "mrpc": 60, "stsb": 60, "rte": 60, "wnli": 60, "qqp": 4, "mnli": 4}
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from suite.compat import hub
-from suite.data import content_sha256, describe_source, get_task, load_task, read_tsv_split
+from suite.compute.data import content_sha256, describe_source, load_task, read_tsv_split
 from suite.errors import DataError
+from suite.spec.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[1]
 # A closed port on this machine: the hub "answers" with connection refused, at once and offline.

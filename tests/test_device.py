@@ -9,11 +9,12 @@ import torch
 from transformers import DataCollatorWithPadding
 
 from suite.cli import main
-from suite.data import get_task, load_task, tokenize
-from suite.device import Placement, resolve_device
+from suite.compute.data import load_task, tokenize
+from suite.compute.device import Placement, resolve_device
+from suite.compute.models import load_tokenizer
+from suite.compute.train import make_loader
 from suite.errors import SuiteError
-from suite.models import load_tokenizer
-from suite.train import make_loader
+from suite.spec.tasks import get_task
 
 
 @pytest.mark.parametrize(
@@ -50,7 +51,7 @@ def test_auto_is_the_cpu_here_and_autocast_runs_bf16_matmuls():
 
 @pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
 def test_auto_precision_is_bf16_only_on_a_cpu_that_computes_it_natively(monkeypatch, native, expected):
-    from suite import device
+    from suite.compute import device
 
     monkeypatch.setattr(device, "has_native_cpu_bf16", lambda: native)
     assert Placement.from_flags("cpu", "auto").precision == expected
@@ -62,7 +63,7 @@ def test_auto_precision_is_bf16_only_on_a_cpu_that_computes_it_natively(monkeypa
 def test_native_bf16_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
     import builtins
 
-    from suite import device
+    from suite.compute import device
 
     real_open = builtins.open
     for flags, expected in (("fpu avx512f avx512_bf16 sse", True), ("fpu avx2 sse", False), (None, False)):
@@ -91,7 +92,7 @@ def test_smoke_cells_on_an_explicit_cpu_record_device_and_precision(capsys, tmp_
 
 
 def test_a_run_without_flags_records_the_resolved_default_precision(capsys, tmp_path, glue_dir):
-    from suite.device import default_precision
+    from suite.compute.device import default_precision
 
     argv = ["run", "--preset", "smoke", "--methods", "dense", "--tasks", "mrpc", "--glue-dir", str(glue_dir)]
     argv += ["--max-train-samples", "16", "--max-eval-samples", "8", "--batching", "random"]
@@ -148,7 +149,7 @@ def test_throughput_bench_prints_a_ratio_per_task_and_overall(capsys, glue_dir):
 
 
 def test_overall_ratio_weights_tasks_by_their_examples():
-    from suite.throughput import TaskThroughput, overall_ratio
+    from suite.bench.throughput import TaskThroughput, overall_ratio
 
     rows = [TaskThroughput("a", 10.0, 40.0, 1, 1, weight=300.0), TaskThroughput("b", 10.0, 10.0, 1, 1, weight=100.0)]
     # old: 30 + 10 = 40 s; new: 7.5 + 10 = 17.5 s

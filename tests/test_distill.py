@@ -108,10 +108,10 @@ def test_the_distill_student_starts_from_the_teacher_layers_it_is_matched_to():
 
     from methods.distill import SmallDenseStudent, student_layers
     from suite.api import Budget, RunContext
-    from suite.data import get_task
+    from suite.compute.models import load_model
     from suite.flops import count_flops
-    from suite.models import load_model
     from suite.registry import get_method
+    from suite.spec.tasks import get_task
 
     # MiniLM-L6-sized depths: 3 of 6 layers learn (and now start from) teacher layers 2, 4, 6.
     assert student_layers(3, 6) == [1, 3, 5] and student_layers(1, 6) == [5] and student_layers(6, 6) == list(range(6))

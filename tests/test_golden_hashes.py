@@ -19,11 +19,11 @@ def current_hashes(cache_dir: Path) -> dict[str, dict[str, str]]:
     """Cell label -> config hash, (task, seed, precision) -> teacher key, task -> trivial hash."""
     import torch
 
-    from suite.device import Placement
-    from suite.harness import Harness, expand_grid
-    from suite.presets import get_preset
+    from suite.compute.device import Placement
+    from suite.records.provenance import config_hash
     from suite.registry import list_methods
-    from suite.results import config_hash
+    from suite.run.harness import Harness, expand_grid
+    from suite.spec.presets import get_preset
 
     # The shipped smoke grid, widened to every budget of the cpu preset and two seeds.
     preset = get_preset("smoke").with_overrides(budgets=(0.5, 0.25, 0.1), seeds=(0, 1))

@@ -7,9 +7,11 @@ import textwrap
 
 import pytest
 
-from suite.harness import Cell, Harness, expand_grid
+from suite.records.atomic import write_json_atomic
+from suite.records.layout import Cell, cell_path
+from suite.records.reader import read_records
 from suite.registry import load_plugins
-from suite.results import cell_path, read_records, write_json_atomic
+from suite.run.harness import Harness, expand_grid
 
 # The result record's required fields (README, "Result record").
 REQUIRED = [

@@ -12,11 +12,11 @@ from transformers import BertConfig, BertForSequenceClassification
 from methods.heads import HeadPruningConfig, plan_for_budget
 from suite.api import Budget, RunContext
 from suite.compat.textpruner import iterative_prune, quiet_progress, shim_report, sync_linear_features
-from suite.data import get_task
 from suite.distill import KDWeights
 from suite.errors import SuiteError
 from suite.flops import count_flops
 from suite.registry import get_method
+from suite.spec.tasks import get_task
 from suite.structure import prune_ffn_neurons, prune_heads, structure_of
 from tests.models import tiny_bert
 

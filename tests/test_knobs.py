@@ -9,10 +9,10 @@ import pytest
 
 from suite.api import MethodInfo, PruningMethod
 from suite.errors import SuiteError
-from suite.harness import Harness, expand_grid
-from suite.knobs import knobs_of, parse_method_args
-from suite.registry import get_method
-from suite.results import config_hash
+from suite.records.provenance import config_hash
+from suite.registry import get_method, parse_method_args
+from suite.run.harness import Harness, expand_grid
+from suite.spec.knobs import knobs_of
 
 
 def test_knobs_are_typed_from_the_config_nested_ones_too():

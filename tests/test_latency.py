@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from transformers import BertForSequenceClassification
 
-from suite.latency import CSRLinear, measure_latency, with_csr_linears
+from suite.compute.latency import CSRLinear, measure_latency, with_csr_linears
 from suite.sparsity import EncoderMasks
 from suite.structure import drop_layers
 from tests.models import tiny_bert
@@ -53,7 +53,7 @@ def test_reference_is_timed_beside_the_model_and_gives_the_speedup():
 
 
 def test_the_architecture_key_follows_shapes_and_sparse_nonzeros_not_values():
-    from suite.latency_memo import architecture_key
+    from suite.compute.latency_memo import architecture_key
 
     a, b = tiny(), tiny()
     with torch.no_grad():
@@ -78,7 +78,7 @@ def test_the_architecture_key_follows_shapes_and_sparse_nonzeros_not_values():
 
 
 def test_the_memo_times_each_architecture_once_and_says_which_cell_it_reuses():
-    from suite.latency_memo import LatencyMemo
+    from suite.compute.latency_memo import LatencyMemo
 
     memo = LatencyMemo(seq_len=16, batch_sizes=(1, 2), repeats=1)
     reference = tiny()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from suite.leaderboard import budget_table, build_board, cells_csv, render_markdown, render_readme, write_leaderboard
-from suite.results import write_json_atomic
+from suite.records.atomic import write_json_atomic
 
 
 def rec(method, task, budget, seed, score, status="ok", speedup=None, nonzero=20_000_000):

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from suite.data import get_task
 from suite.leaderboard import (
     PredictionsError,
     budget_table,
@@ -31,8 +30,9 @@ from suite.leaderboard import (
 from suite.leaderboard.headline import headline_lines
 from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.signal_check import NO_SIGNAL, SIGNAL
-from suite.metrics import task_metrics
-from suite.results import write_json_atomic
+from suite.metrics.glue import task_metrics
+from suite.records.atomic import write_json_atomic
+from suite.spec.tasks import get_task
 
 SIZES = {"sst2": 120, "rte": 80}
 PFLOP = 1e15

@@ -15,7 +15,7 @@ import pytest
 
 from suite.errors import SuiteError
 from suite.leaderboard import RecordError, build_board, read_cells, write_leaderboard
-from suite.results import write_json_atomic
+from suite.records.atomic import write_json_atomic
 
 PUBLISHED_RESULTS = Path(__file__).resolve().parent.parent / "leaderboards" / "cpu" / "results"
 TASKS = ("sst2", "mrpc")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from suite.data import get_task
 from suite.leaderboard.bootstrap import bootstrap_draws, percentile_interval, task_indices
 from suite.leaderboard.estimates import Estimate, format_difference, format_estimate, seed_mean
-from suite.leaderboard.vector_metrics import metric_rows
-from suite.metrics import task_metrics
+from suite.metrics.glue import task_metrics
+from suite.metrics.vectorized import metric_rows
+from suite.spec.tasks import get_task
 
 
 def _suite_score(task: str, predictions: np.ndarray, labels: np.ndarray) -> float:

@@ -11,11 +11,11 @@ import pytest
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
-from suite import metrics
 from suite.compat.evaluate import load_local_module
-from suite.data import get_task
-from suite.glue_metric import METRIC_DIR
-from suite.metrics import glue_average, primary_score, split_metrics, task_metrics
+from suite.metrics import glue as metrics
+from suite.metrics.glue import glue_average, primary_score, split_metrics, task_metrics
+from suite.metrics.glue_metric import METRIC_DIR
+from suite.spec.tasks import get_task
 
 
 def test_classification_metrics_by_hand():
@@ -177,7 +177,7 @@ def test_module_is_loaded_once_per_task(monkeypatch, fresh_hf_home):
 
 
 def test_import_does_not_load_torch_or_evaluate():
-    code = 'import suite.metrics, sys; assert "torch" not in sys.modules and "evaluate" not in sys.modules'
+    code = 'import suite.metrics.glue, sys; assert "torch" not in sys.modules and "evaluate" not in sys.modules'
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=120)
 
 
@@ -192,9 +192,9 @@ def refuse(*args, **kwargs):
 socket.socket.connect = socket.socket.connect_ex = refuse
 socket.create_connection = socket.getaddrinfo = refuse
 import numpy as np
-from suite.data import get_task
-from suite.glue_metric import METRIC_DIR
-from suite.metrics import task_metrics
+from suite.spec.tasks import get_task
+from suite.metrics.glue_metric import METRIC_DIR
+from suite.metrics.glue import task_metrics
 before = sorted(os.listdir(METRIC_DIR))
 out = {
     "mrpc": task_metrics(get_task("mrpc"), np.array([1, 0, 0, 1, 1]), np.array([1, 1, 0, 0, 1])),

@@ -16,11 +16,11 @@ from transformers import BertForSequenceClassification, PreTrainedModel
 
 from suite.api import Budget, RunContext
 from suite.compat.nn_pruning import import_nn_pruning
-from suite.data import get_task
+from suite.compute.train import TrainConfig, TrainStep
 from suite.flops import budget_fraction, count_flops, encoder_linears
 from suite.registry import get_method
 from suite.sparsity import PruningSchedule, kept_fraction_for_budget
-from suite.train import TrainConfig, TrainStep
+from suite.spec.tasks import get_task
 from tests.models import tiny_bert
 
 SEQ = 16  # FLOP sequence length of the tiny model: short enough that budget 0.5 is reachable

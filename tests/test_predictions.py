@@ -8,9 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from suite.baselines import trivial_baseline
-from suite.data import get_task
-from suite.results import Predictions, RunResult, predictions_path, read_predictions, read_record, write_record
+from suite.records.formats import Predictions, read_predictions
+from suite.records.layout import predictions_path
+from suite.records.reader import read_record
+from suite.records.schema import RunResult
+from suite.records.store import write_record
+from suite.run.trivial import trivial_baseline
+from suite.spec.tasks import get_task
 
 
 def _result() -> RunResult:

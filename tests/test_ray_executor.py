@@ -11,12 +11,13 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from suite.cell_worker import spec_for  # noqa: E402
 from suite.cli import main  # noqa: E402
-from suite.harness import Harness, expand_grid  # noqa: E402
-from suite.ray_executor import RayOptions, log_path, run_on_ray, teacher_log_path  # noqa: E402
+from suite.records.layout import log_path, teacher_log_path  # noqa: E402
+from suite.records.reader import read_records  # noqa: E402
 from suite.registry import load_plugins  # noqa: E402
-from suite.results import read_records  # noqa: E402
+from suite.run.executors.ray_driver import RayOptions, run_on_ray  # noqa: E402
+from suite.run.executors.ray_worker import spec_for  # noqa: E402
+from suite.run.harness import Harness, expand_grid  # noqa: E402
 
 # Cells that kill their own worker: the first attempt of `t-dies-once` (a marker file remembers it),
 # every attempt of `t-always-dies`; `t-raises` raises in prepare.
@@ -120,7 +121,8 @@ def test_the_smoke_grid_on_ray_matches_in_process_and_trains_each_teacher_once(
 
 
 def test_curves_and_saved_models_travel_back_to_the_driver(cluster, tmp_path, glue_dir, smoke_preset):
-    from suite.results import cell_path, read_record
+    from suite.records.layout import cell_path
+    from suite.records.reader import read_record
 
     from .test_saved_models import assert_reloads_with_the_cells_predictions
 

@@ -12,15 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from suite.results import (
-    Predictions,
-    RunResult,
-    predictions_path,
-    read_record,
-    read_records,
-    write_json_atomic,
-    write_record,
-)
+from suite.records.atomic import write_json_atomic
+from suite.records.formats import Predictions
+from suite.records.layout import predictions_path
+from suite.records.reader import read_record, read_records
+from suite.records.schema import RunResult
+from suite.records.store import write_record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,11 +32,13 @@ def _mode(path: Path) -> int:
 
 @pytest.mark.parametrize(("umask", "expected"), [(0o022, 0o644), (0o027, 0o640)])
 def test_record_and_sidecar_follow_the_umask(tmp_path, umask, expected):
-    # A fresh interpreter: the umask is read once, when suite.results is imported.
+    # A fresh interpreter: the umask is read once, when suite.records.atomic is imported.
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from suite.results import Predictions, RunResult, write_record
+        from suite.records.formats import Predictions
+        from suite.records.schema import RunResult
+        from suite.records.store import write_record
         result = RunResult(method="dense", task="sst2", budget=1.0, seed=0, status="ok", config_hash="abc")
         write_record(Path({str(tmp_path / "r.json")!r}), result, Predictions("validation", [0, 1], [1, 1]))
         """
@@ -51,7 +50,7 @@ def test_record_and_sidecar_follow_the_umask(tmp_path, umask, expected):
 
 
 def test_writes_in_process_use_the_imported_umask(tmp_path, monkeypatch):
-    monkeypatch.setattr("suite.results._UMASK", 0o022, raising=False)
+    monkeypatch.setattr("suite.records.atomic._UMASK", 0o022, raising=False)
     write_json_atomic(tmp_path / "a.json", {"x": 1})
     assert _mode(tmp_path / "a.json") == 0o644
 
@@ -82,7 +81,7 @@ def _age(path: Path, seconds: float) -> Path:
 
 
 def test_clean_stale_temp_files_removes_only_old_temporaries(tmp_path):
-    from suite.results import clean_stale_temp_files
+    from suite.records.atomic import clean_stale_temp_files
 
     folder = tmp_path / "sst2" / "dense"
     write_record(folder / "budget1_seed0.json", _result(), None)

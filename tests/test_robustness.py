@@ -13,10 +13,12 @@ import pytest
 
 from suite.api import MethodInfo, PruningMethod
 from suite.cli import main
-from suite.data import get_task, read_tsv_split
+from suite.compute.data import read_tsv_split
 from suite.errors import DataError, SuiteError
-from suite.harness import Harness, expand_grid
-from suite.results import cell_path, read_record
+from suite.records.layout import cell_path
+from suite.records.reader import read_record
+from suite.run.harness import Harness, expand_grid
+from suite.spec.tasks import get_task
 
 
 class _Plain(PruningMethod):

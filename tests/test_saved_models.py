@@ -13,9 +13,11 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from suite.cli import main
-from suite.evaluation import predict
-from suite.harness import Harness, expand_grid
-from suite.results import cell_path, read_predictions, read_record
+from suite.compute.evaluation import predict
+from suite.records.formats import read_predictions
+from suite.records.layout import cell_path
+from suite.records.reader import read_record
+from suite.run.harness import Harness, expand_grid
 from suite.structure import load_pruned
 
 # STS-B: its predictions are the regression head's raw outputs, so "same predictions" is "same logits".
@@ -25,7 +27,7 @@ TASK = "stsb"
 @pytest.fixture(scope="module")
 def saved_run(tmp_path_factory):
     """One in-process run of `heads` and `ksp` with --save-models (shared by the tests below)."""
-    from suite.presets import get_preset
+    from suite.spec.presets import get_preset
 
     from .conftest import FIXTURE_GLUE
 
@@ -138,8 +140,7 @@ def test_export_says_when_a_cell_has_no_saved_model(tmp_path, glue_dir, smoke_pr
 def test_a_failed_model_write_leaves_the_old_folder_and_no_temporary_one(tmp_path):
     import os
 
-    from suite.results import clean_stale_temp_files
-    from suite.saved_models import write_model_dir
+    from suite.records.atomic import clean_stale_temp_files, write_model_dir
 
     target = tmp_path / "cell" / "budget0.5_seed0.model"
     write_model_dir(target, {"config.json": b"{}", "model.safetensors": b"old"})

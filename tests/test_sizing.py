@@ -57,8 +57,8 @@ def test_structured_students_use_at_least_90_percent_of_each_budget_on_minilm(mi
     import copy
 
     from suite.api import RunContext
-    from suite.data import get_task
     from suite.registry import get_method
+    from suite.spec.tasks import get_task
 
     teacher = minilm_shaped(0, vocab_size=128).eval()
     used = {}

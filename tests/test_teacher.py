@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from suite.models import load_classifier
-from suite.teacher import Teacher, TeacherStore
+from suite.compute.models import load_classifier
+from suite.run.teachers import Teacher, TeacherStore
 
 CONFIG = {"model": "tiny", "task": "sst2", "seed": 0}
 
@@ -103,7 +103,7 @@ def test_a_damaged_teacher_is_moved_aside_with_one_warning_and_retrained(cached,
     root, folder = cached
     DAMAGE[damage](folder)
     trainer = CountingTrainer()
-    with caplog.at_level(logging.WARNING, logger="suite.teacher"):
+    with caplog.at_level(logging.WARNING, logger="suite.run.teachers"):
         teacher = TeacherStore(root).get_or_train(CONFIG, trainer)
     assert trainer.calls == 1 and teacher.meta["score"] == 0.5
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
@@ -167,7 +167,7 @@ def test_a_new_store_removes_leftover_temp_folders_but_not_one_being_saved(tmp_p
 
 
 def test_saved_teacher_folder_follows_the_umask(tmp_path, tiny_teacher, monkeypatch):
-    monkeypatch.setattr("suite.results._UMASK", 0o022, raising=False)
+    monkeypatch.setattr("suite.records.atomic._UMASK", 0o022, raising=False)
     store = TeacherStore(tmp_path)
     store.save("0123456789abcdef", tiny_teacher)
     assert stat.S_IMODE(store.path("0123456789abcdef").stat().st_mode) == 0o755

@@ -10,17 +10,19 @@ import pytest
 import torch
 
 from suite.api import MethodInfo, PruningMethod
-from suite.harness import Harness, expand_grid
-from suite.lineage import LINEAGE_MULTIPLE, method_lineage, teacher_lineage
+from suite.records.formats import read_predictions
+from suite.records.layout import cell_path
+from suite.records.reader import read_record
 from suite.registry import get_method, list_methods
-from suite.results import cell_path, read_predictions, read_record
+from suite.run.harness import Harness, expand_grid
+from suite.spec.rules import LINEAGE_MULTIPLE, method_lineage, teacher_lineage
 
 TASK = "mrpc"
 
 
 @pytest.fixture(scope="module")
 def rule_harness(tmp_path_factory):
-    from suite.presets import get_preset
+    from suite.spec.presets import get_preset
     from tests.conftest import FIXTURE_GLUE
 
     preset = replace(

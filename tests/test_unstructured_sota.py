@@ -10,8 +10,9 @@ import torch
 from methods.obert import pruning_events
 from methods.obert.fisher import BlockFisherInverse
 from methods.platon import PlatonScores
-from suite.harness import Cell, Harness
-from suite.results import read_records
+from suite.records.layout import Cell
+from suite.records.reader import read_records
+from suite.run.harness import Harness
 
 
 def _fisher(gradients: list[torch.Tensor], block: int, damp: float) -> BlockFisherInverse:
@@ -82,9 +83,9 @@ def test_platon_scores_after_two_ema_updates():
 
 
 def test_global_ranking_spreads_the_kept_weights_by_score_and_never_regrows(smoke_preset):
-    from suite.data import get_task
-    from suite.models import load_model
+    from suite.compute.models import load_model
     from suite.sparsity import EncoderMasks
+    from suite.spec.tasks import get_task
 
     model = load_model("tiny", get_task("mrpc"), seed=0)
     masks = EncoderMasks(model)

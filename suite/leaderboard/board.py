@@ -23,7 +23,7 @@ from suite.leaderboard.rows import METHOD, REFERENCE, TRIVIAL, Row
 from suite.leaderboard.sidecars import PredictionsError, has_predictions, load_predictions
 from suite.leaderboard.signal_check import SignalCheck, check_signal
 from suite.leaderboard.training_rule import LineageCheck, check_lineage
-from suite.leaderboard.vector_metrics import metric_rows
+from suite.metrics.vectorized import metric_rows
 
 # A sidecar must reproduce its record's score; float noise between sklearn and numpy is ~1e-12.
 SCORE_TOLERANCE = 1e-6
@@ -116,7 +116,7 @@ class Board:
 
 def _task_draws(task: str, cells: list[Cell], resamples: int) -> tuple[dict[int, np.ndarray], int | None]:
     """Bootstrap draws of every cell (by position) that has predictions; all on one index matrix."""
-    from suite.data import get_task  # the task table only; no torch behind it
+    from suite.spec.tasks import get_task  # the task table only; no torch behind it
 
     named = [i for i, cell in enumerate(cells) if has_predictions(cell)]
     if not named:

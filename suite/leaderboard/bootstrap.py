@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from suite.leaderboard.vector_metrics import resample_scorer
+from suite.metrics.vectorized import resample_scorer
 
 RESAMPLES = 1000
 LEVEL = 0.95

@@ -55,7 +55,7 @@ def get_field(record: dict[str, Any], *path: str) -> Any:
 
 def task_order(tasks: Iterable[str]) -> list[str]:
     """GLUE's own order (cola, sst2, mrpc, stsb, ...), unknown names last, alphabetically."""
-    from suite.data import TASKS  # the task table; no torch behind it
+    from suite.spec.tasks import TASKS  # the task table; no torch behind it
 
     known = list(TASKS)
     return sorted(set(tasks), key=lambda t: (known.index(t) if t in known else len(known), t))

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from suite.data import TaskSpec, get_task
 from suite.errors import SuiteError
 from suite.leaderboard.board import SCORE_TOLERANCE
 from suite.leaderboard.checks import RecordError, check_record
@@ -29,17 +28,12 @@ from suite.leaderboard.frame import get_field
 from suite.leaderboard.records import RECORD_KEYS, Cell
 from suite.leaderboard.rows import TRIVIAL
 from suite.leaderboard.sidecars import Predictions, PredictionsError, load_predictions
-from suite.leaderboard.vector_metrics import METRICS, metric_rows
-from suite.lineage import STARTS
-from suite.results import (
-    SCHEMA_VERSION,
-    STATUSES,
-    RunResult,
-    cell_path,
-    config_hash,
-    record_files,
-    within_budget,
-)
+from suite.metrics.vectorized import METRICS, metric_rows
+from suite.records.layout import cell_path, record_files
+from suite.records.provenance import config_hash
+from suite.records.schema import SCHEMA_VERSION, STATUSES, RunResult
+from suite.spec.rules import STARTS, within_budget
+from suite.spec.tasks import TaskSpec, get_task
 
 REQUIRED = tuple(f.name for f in fields(RunResult))
 FINISHED = ("ok", "over_budget")  # cells that trained and were measured

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from suite.results import record_files
+from suite.records.layout import record_files
 
 log = logging.getLogger(__name__)
 

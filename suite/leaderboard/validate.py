@@ -24,8 +24,8 @@ from suite.leaderboard.checks import identity, settings
 from suite.leaderboard.frame import get_field
 from suite.leaderboard.record_checks import FINISHED, Entry, as_int, as_number, check_entry, read_entries
 from suite.leaderboard.rows import METHOD, REFERENCE_BUDGET, TEACHER, TRIVIAL
-from suite.lineage import LINEAGE_MULTIPLE
-from suite.presets import Preset
+from suite.spec.presets import Preset
+from suite.spec.rules import LINEAGE_MULTIPLE
 
 SHOWN_FIELDS = 3  # differing settings named per line; the rest are counted
 

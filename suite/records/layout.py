@@ -1,0 +1,74 @@
+"""Every name a results folder holds: records, the files beside them, locks, logs, TensorBoard runs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def cell_path(results_dir: Path, task: str, method: str, budget: float, seed: int) -> Path:
+    return Path(results_dir) / task / method / f"budget{budget:g}_seed{seed}.json"
+
+
+PREDICTIONS_SUFFIX = ".predictions.json.gz"
+
+
+def predictions_path(record_path: Path) -> Path:
+    return record_path.with_name(record_path.stem + PREDICTIONS_SUFFIX)
+
+
+# A cell's saved model is the folder `<record stem>.model/` beside its record (suite.saved_models).
+SAVED_MODEL_SUFFIX = ".model"
+
+
+def record_files(results_dir: Path) -> list[Path]:
+    """The JSON files under `results_dir` that may be records, in path order. Saved-model folders are
+    not entered: their config and tokenizer files are JSON too, and a tokenizer is megabytes to parse."""
+    found = []
+    for folder, subfolders, files in os.walk(results_dir):
+        subfolders[:] = [name for name in subfolders if not name.endswith(SAVED_MODEL_SUFFIX)]
+        found.extend(Path(folder) / name for name in files if name.endswith(".json"))
+    return sorted(found)
+
+
+CURVE_SUFFIX = ".curve.csv"
+
+
+def curve_path(record_path: Path) -> Path:
+    return record_path.with_name(record_path.stem + CURVE_SUFFIX)
+
+
+def model_dir(record_path: Path) -> Path:
+    return record_path.with_name(record_path.stem + SAVED_MODEL_SUFFIX)
+
+
+LOCKS_DIR = ".locks"
+
+
+TENSORBOARD_DIR = "tensorboard"
+
+
+LOGS_DIR = "logs"
+
+
+def log_path(results_dir: Path, cell: Cell) -> Path:
+    """Where a cell's log goes: `<results>/logs/<task>/<method>/budget<b>_seed<s>.log`."""
+    return cell_path(Path(results_dir) / LOGS_DIR, cell.task, cell.method, cell.budget, cell.seed).with_suffix(".log")
+
+
+def teacher_log_path(results_dir: Path, task: str, seed: int) -> Path:
+    return Path(results_dir) / LOGS_DIR / "teachers" / f"{task}_seed{seed}.log"
+
+
+# One cell of the grid: what names its record, its lock, its log and its TensorBoard run.
+@dataclass(frozen=True)
+class Cell:
+    task: str
+    method: str
+    budget: float
+    seed: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.task}/{self.method}/b{self.budget:g}/s{self.seed}"

@@ -1,0 +1,57 @@
+"""The result record: one typed place for every field a record holds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATUSES = ("ok", "failed", "over_budget")
+
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class RunResult:
+    method: str
+    task: str
+    budget: float
+    seed: int
+    status: str
+    config_hash: str
+    score: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    flops: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    latency_ms: dict[str, Any] = field(default_factory=dict)
+    train_steps: int | None = None
+    train_examples: int | None = None
+    wall_s: float | None = None
+    teacher: dict[str, Any] | None = None
+    model: str | None = None
+    method_config: dict[str, Any] = field(default_factory=dict)
+    run_config: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, str] = field(default_factory=dict)  # source, location (folder or hub id), sha256
+    # "method" (a ranked row), "teacher" (the distillation teacher, S steps) or "trivial" (a data baseline)
+    role: str = "method"
+    # The training rule, as met: start, own_steps, inherited_steps, lineage_steps, examples, flops,
+    # teacher_flops (estimated training compute of this cell, and of its teacher when it used one).
+    training: dict[str, Any] = field(default_factory=dict)
+    predictions: dict[str, Any] | None = None  # file (beside the record), n, sha256, split
+    # Written beside the record, outside the config hash: the training curve (`file`, `rows`) and,
+    # with `run --save-models`, the finalized model (`path`, a folder; `plain_transformers`).
+    curve: dict[str, Any] | None = None
+    saved_model: dict[str, Any] | None = None
+    device: dict[str, str] = field(default_factory=dict)  # type ("cpu", "cuda", "mps") and name
+    precision: str | None = None  # "fp32" | "bf16" | "fp16": the forward passes' autocast dtype
+    # Which executor ran the cell ("local": in the `run` process; "ray": a Ray worker) and on which
+    # host. Not part of the config hash: cells of both executors mix in one results folder.
+    executor: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    git_sha: str | None = None
+    hardware: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
