@@ -47,12 +47,15 @@ SMOKE_METHODS = ("dense", "magnitude", "heads")  # from the pre-trained model, s
 
 def run_smoke(root: Path, methods: tuple[str, ...] = SMOKE_METHODS, **overrides) -> Path:
     """The smoke preset (as shipped, unless `overrides` change it) on the fixture data: its results folder."""
-    from suite.run.harness import Harness, expand_grid
+    from suite.run.executors.local import run_local
+    from suite.run.grid import Grid
+    from suite.run.identity import Execution
+    from suite.run.plan import expand_grid
     from suite.spec.presets import get_preset
 
     preset = replace(get_preset("smoke"), latency_batches=(1, 4), latency_repeats=1, **overrides)
-    harness = Harness(preset, root / "results", FIXTURE_GLUE, root / "cache", progress=False)
-    summary = harness.run(expand_grid(preset, list(methods)))
+    harness = Grid.build(preset, root / "results", FIXTURE_GLUE, root / "cache", execution=Execution(progress=False))
+    summary = run_local(harness, expand_grid(preset, list(methods)))
     assert summary.count("ok") == len(summary.ran), [r.error for r in summary.ran]
     return root / "results"
 

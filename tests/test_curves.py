@@ -12,7 +12,10 @@ from suite.compute.curves import TrainingCurve
 from suite.records.formats import to_csv
 from suite.records.layout import cell_path
 from suite.records.reader import read_record
-from suite.run.harness import Harness, expand_grid
+from suite.run.executors.local import run_local
+from suite.run.grid import Grid
+from suite.run.identity import Execution
+from suite.run.plan import expand_grid
 
 
 def _read_curve(path) -> list[dict[str, float]]:
@@ -27,13 +30,15 @@ def preset(smoke_preset):
 
 
 def test_every_cell_writes_its_curve_with_the_distillation_terms(tmp_path, glue_dir, preset):
-    harness = Harness(preset, tmp_path / "results", glue_dir, tmp_path / "cache", progress=False)
+    harness = Grid.build(
+        preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False)
+    )
     cells = expand_grid(preset, ["ksp", "movement", "random", "teacher"])
-    summary = harness.run(cells)
+    summary = run_local(harness, cells)
     assert summary.count("ok") == len(cells)
     curves = {}
     for cell in cells:
-        record_path = cell_path(harness.results_dir, cell.task, cell.method, cell.budget, cell.seed)
+        record_path = cell_path(harness.store.root, cell.task, cell.method, cell.budget, cell.seed)
         record = read_record(record_path)
         assert record["curve"]["file"] == record_path.stem + ".curve.csv"
         curves[cell.method] = _read_curve(record_path.parent / record["curve"]["file"])
@@ -52,7 +57,7 @@ def test_every_cell_writes_its_curve_with_the_distillation_terms(tmp_path, glue_
     for method in ("ksp", "movement"):
         fractions = [row["flop_fraction"] for row in curves[method]]
         assert fractions == sorted(fractions, reverse=True) and fractions[0] < 1.0
-        record = read_record(cell_path(harness.results_dir, "mrpc", method, 0.5, 0))
+        record = read_record(cell_path(harness.store.root, "mrpc", method, 0.5, 0))
         assert fractions[-1] == pytest.approx(record["flops"]["fraction"], abs=1e-3)
     # Task loss only: no distillation columns. The teacher's row comes from its (cached) training.
     assert list(curves["random"][0]) == ["step", "loss", "lr", "flop_fraction"]
@@ -62,9 +67,15 @@ def test_every_cell_writes_its_curve_with_the_distillation_terms(tmp_path, glue_
 
 def test_the_curve_interval_is_not_part_of_the_config_hash(tmp_path, glue_dir, preset):
     cells = expand_grid(preset, ["random"])
-    Harness(preset, tmp_path / "results", glue_dir, tmp_path / "cache", progress=False).run(cells)
+    run_local(
+        Grid.build(preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False)),
+        cells,
+    )
     other = replace(preset, curve_every=1)
-    summary = Harness(other, tmp_path / "results", glue_dir, tmp_path / "cache", progress=False).run(cells)
+    summary = run_local(
+        Grid.build(other, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False)),
+        cells,
+    )
     assert not summary.ran and len(summary.skipped) == len(cells)
 
 
@@ -88,12 +99,18 @@ def test_tensorboard_gets_the_same_scalars(tmp_path, glue_dir, preset):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    harness = Harness(preset, tmp_path / "results", glue_dir, tmp_path / "cache", progress=False, tensorboard=True)
+    harness = Grid.build(
+        preset,
+        tmp_path / "results",
+        glue_dir,
+        tmp_path / "cache",
+        execution=Execution(progress=False, tensorboard=True),
+    )
     cells = expand_grid(preset, ["ksp"])
-    harness.run(cells)
-    record_path = cell_path(harness.results_dir, "mrpc", "ksp", 0.5, 0)
+    run_local(harness, cells)
+    record_path = cell_path(harness.store.root, "mrpc", "ksp", 0.5, 0)
     rows = _read_curve(record_path.with_name(record_path.stem + ".curve.csv"))
-    events = EventAccumulator(str(harness.results_dir / "tensorboard" / "mrpc" / "ksp" / "budget0.5_seed0")).Reload()
+    events = EventAccumulator(str(harness.store.root / "tensorboard" / "mrpc" / "ksp" / "budget0.5_seed0")).Reload()
     assert sorted(events.Tags()["scalars"]) == sorted(f"train/{name}" for name in rows[0] if name != "step")
     for name in ("loss", "lr", "flop_fraction", "loss_logits"):
         scalars = events.Scalars(f"train/{name}")

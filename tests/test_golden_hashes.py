@@ -22,7 +22,9 @@ def current_hashes(cache_dir: Path) -> dict[str, dict[str, str]]:
     from suite.compute.device import Placement
     from suite.records.provenance import config_hash
     from suite.registry import list_methods
-    from suite.run.harness import Harness, expand_grid
+    from suite.run.grid import Grid
+    from suite.run.plan import expand_grid, plan_grid
+    from suite.run.trivial import write_trivial_rows
     from suite.spec.presets import get_preset
 
     # The shipped smoke grid, widened to every budget of the cpu preset and two seeds.
@@ -34,21 +36,21 @@ def current_hashes(cache_dir: Path) -> dict[str, dict[str, str]]:
     knobs = {"ksp": {"mask_updates": 50}, "cofi": {"mask_travel": 10.0}}
     for precision, method_args in (("fp32", {}), ("bf16", {}), ("bf16+knobs", knobs)):
         placement = Placement(torch.device("cpu"), precision.split("+")[0])
-        harness = Harness(
-            preset, cache_dir / "results", FIXTURE_GLUE, cache_dir, False, placement, method_args, read_only=True
+        harness = Grid.build(
+            preset, cache_dir / "results", FIXTURE_GLUE, cache_dir, placement, method_args, read_only=True
         )
         methods = list(method_args) if method_args else list_methods()
-        plan = harness.plan(expand_grid(preset, methods))
+        plan = plan_grid(harness.identity, harness.store, expand_grid(preset, methods))
         assert not plan.broken, plan.broken
         for cell, _method, config in plan.to_run:
             cells[f"{precision}/{cell.label}"] = config_hash(config)
         for task in preset.tasks:
             for seed in preset.seeds:
-                teachers[f"{precision}/{task}/s{seed}"] = harness.teacher_key(task, seed)
+                teachers[f"{precision}/{task}/s{seed}"] = harness.identity.teacher_key(task, seed)
         for cell, _reason in plan.unreachable:
             cells[f"{precision}/{cell.label}"] = "not run"
     # The trivial rows depend on the data alone: written once, their hashes read back.
-    for result in harness.write_trivial_baselines(list(preset.tasks)):
+    for result in write_trivial_rows(harness.identity, harness.store, list(preset.tasks)):
         trivial[result.task] = result.config_hash
     return {"cells": cells, "teachers": teachers, "trivial": trivial}
 

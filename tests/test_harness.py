@@ -11,7 +11,10 @@ from suite.records.atomic import write_json_atomic
 from suite.records.layout import Cell, cell_path
 from suite.records.reader import read_records
 from suite.registry import load_plugins
-from suite.run.harness import Harness, expand_grid
+from suite.run.executors.local import run_local
+from suite.run.grid import Grid
+from suite.run.identity import Execution
+from suite.run.plan import expand_grid
 
 # The result record's required fields (README, "Result record").
 REQUIRED = [
@@ -81,13 +84,15 @@ PLUGINS = textwrap.dedent(
 
 @pytest.fixture
 def harness(tmp_path, glue_dir, smoke_preset):
-    return Harness(smoke_preset, tmp_path / "results", glue_dir, tmp_path / "cache", progress=False)
+    return Grid.build(
+        smoke_preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False)
+    )
 
 
 def test_dense_records_have_every_field_and_resume_skips(harness, smoke_preset, tmp_path):
     cells = expand_grid(smoke_preset, ["dense"])
     assert cells == [Cell("sst2", "dense", 1.0, 0), Cell("mrpc", "dense", 1.0, 0)]
-    first = harness.run(cells)
+    first = run_local(harness, cells)
     assert first.count("ok") == 2 and not first.skipped
     records = [r for r in read_records(tmp_path / "results") if r["role"] == "method"]
     assert len(records) == 2
@@ -109,16 +114,24 @@ def test_dense_records_have_every_field_and_resume_skips(harness, smoke_preset, 
     assert latency["mrpc"]["batch_1"] == latency["sst2"]["batch_1"]
     trivial = [r for r in read_records(tmp_path / "results") if r["role"] == "trivial"]
     assert sorted(r["task"] for r in trivial) == ["mrpc", "sst2"]
-    again = Harness(smoke_preset, tmp_path / "results", harness.glue_dir, tmp_path / "cache", progress=False)
-    second = again.run(cells)
+    again = Grid.build(
+        smoke_preset,
+        tmp_path / "results",
+        harness.spec.glue_dir,
+        tmp_path / "cache",
+        execution=Execution(progress=False),
+    )
+    second = run_local(again, cells)
     assert not second.ran and len(second.skipped) == 2
 
 
 def test_cells_are_reproducible(tmp_path, glue_dir, smoke_preset):
     scores = []
     for run in ("a", "b"):
-        h = Harness(smoke_preset, tmp_path / run, glue_dir, tmp_path / f"cache-{run}", progress=False)
-        scores.append(h.run([Cell("mrpc", "dense", 1.0, 0)]).ran[0].metrics)
+        h = Grid.build(
+            smoke_preset, tmp_path / run, glue_dir, tmp_path / f"cache-{run}", execution=Execution(progress=False)
+        )
+        scores.append(run_local(h, [Cell("mrpc", "dense", 1.0, 0)]).ran[0].metrics)
     assert scores[0] == scores[1]
 
 
@@ -127,7 +140,7 @@ def test_failures_are_recorded_and_the_grid_goes_on(harness, smoke_preset, tmp_p
     plugin.write_text(PLUGINS)
     load_plugins([str(plugin)])
     cells = [Cell("sst2", m, 0.5, 0) for m in ("t-explodes", "t-nan", "t-nobudget", "t-student")]
-    summary = harness.run(cells)
+    summary = run_local(harness, cells)
     status = {r.method: r for r in summary.ran}
     assert status["t-explodes"].status == "failed"
     assert status["t-explodes"].error.startswith("RuntimeError: boom in prepare")
@@ -139,7 +152,7 @@ def test_failures_are_recorded_and_the_grid_goes_on(harness, smoke_preset, tmp_p
     assert student.teacher and student.params["encoder_linear_density"] == 0.0
     assert summary.any_failed
     # failed cells run again on the next run; finished ones do not
-    rerun = harness.run(cells)
+    rerun = run_local(harness, cells)
     assert sorted(r.method for r in rerun.ran) == ["t-explodes", "t-nan"]
 
 
@@ -147,10 +160,12 @@ def test_changed_config_reruns_the_cell(harness, smoke_preset, tmp_path):
     from dataclasses import replace
 
     cells = [Cell("mrpc", "dense", 1.0, 0)]
-    harness.run(cells)
+    run_local(harness, cells)
     changed = replace(smoke_preset, max_train_samples=16)
-    h2 = Harness(changed, tmp_path / "results", harness.glue_dir, tmp_path / "cache", progress=False)
-    assert len(h2.run(cells).ran) == 1
+    h2 = Grid.build(
+        changed, tmp_path / "results", harness.spec.glue_dir, tmp_path / "cache", execution=Execution(progress=False)
+    )
+    assert len(run_local(h2, cells).ran) == 1
 
 
 def test_atomic_write_leaves_nothing_half_written(tmp_path):

@@ -11,7 +11,9 @@ from suite.api import MethodInfo, PruningMethod
 from suite.errors import SuiteError
 from suite.records.provenance import config_hash
 from suite.registry import get_method, parse_method_args
-from suite.run.harness import Harness, expand_grid
+from suite.run.grid import Grid
+from suite.run.identity import Execution
+from suite.run.plan import expand_grid, plan_grid
 from suite.spec.knobs import knobs_of
 
 
@@ -98,8 +100,15 @@ def test_knobs_are_in_the_config_hash_and_defaults_are_not(tmp_path, glue_dir, s
     cells = expand_grid(preset, ["ksp", "dense"])
 
     def hashes(method_args=None) -> dict[str, str]:
-        harness = Harness(preset, tmp_path / "r", glue_dir, tmp_path / "c", progress=False, method_args=method_args)
-        plan = harness.plan(cells)
+        harness = Grid.build(
+            preset,
+            tmp_path / "r",
+            glue_dir,
+            tmp_path / "c",
+            method_args=method_args,
+            execution=Execution(progress=False),
+        )
+        plan = plan_grid(harness.identity, harness.store, cells)
         return {cell.method: config_hash(config) for cell, _, config in plan.to_run}
 
     plain = hashes()

@@ -15,9 +15,12 @@ from suite.cli import main  # noqa: E402
 from suite.records.layout import log_path, teacher_log_path  # noqa: E402
 from suite.records.reader import read_records  # noqa: E402
 from suite.registry import load_plugins  # noqa: E402
+from suite.run.executors.local import run_local  # noqa: E402
 from suite.run.executors.ray_driver import RayOptions, run_on_ray  # noqa: E402
 from suite.run.executors.ray_worker import spec_for  # noqa: E402
-from suite.run.harness import Harness, expand_grid  # noqa: E402
+from suite.run.grid import Grid  # noqa: E402
+from suite.run.identity import Execution  # noqa: E402
+from suite.run.plan import expand_grid, plan_grid  # noqa: E402
 
 # Cells that kill their own worker: the first attempt of `t-dies-once` (a marker file remembers it),
 # every attempt of `t-always-dies`; `t-raises` raises in prepare.
@@ -80,11 +83,11 @@ def plugin(tmp_path) -> str:
     return str(path)
 
 
-def _harness(tmp_path: Path, preset, glue_dir) -> Harness:
-    return Harness(preset, tmp_path / "results", glue_dir, tmp_path / "cache", progress=False)
+def _harness(tmp_path: Path, preset, glue_dir) -> Grid:
+    return Grid.build(preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False))
 
 
-def _run(harness: Harness, cells, plugins=(), max_retries: int = 2):
+def _run(harness: Grid, cells, plugins=(), max_retries: int = 2):
     spec = spec_for(harness, tuple(plugins), threads=1, device="cpu")
     return run_on_ray(harness, cells, RayOptions(max_retries=max_retries), spec)
 
@@ -99,21 +102,21 @@ def test_the_smoke_grid_on_ray_matches_in_process_and_trains_each_teacher_once(
     # ksp distils from the teacher, heads starts from it, `teacher` reports it: one training each task.
     assert sorted(summary.teachers_trained) == [("mrpc", 0), ("sst2", 0)]
     for task in ("sst2", "mrpc"):
-        assert "training teacher" in teacher_log_path(harness.results_dir, task, 0).read_text()
-        assert harness.teachers.load(harness.teacher_key(task, 0)) is not None  # in the driver's cache
+        assert "training teacher" in teacher_log_path(harness.store.root, task, 0).read_text()
+        assert harness.teachers.cache.load(harness.identity.teacher_key(task, 0)) is not None  # in the driver's cache
     for cell in cells:
-        cell_log = log_path(harness.results_dir, cell).read_text()
+        cell_log = log_path(harness.store.root, cell).read_text()
         assert f"cell {cell.label} on " in cell_log and "training teacher" not in cell_log
-    records = {(r["task"], r["method"]): r for r in read_records(harness.results_dir) if r["role"] != "trivial"}
+    records = {(r["task"], r["method"]): r for r in read_records(harness.store.root) if r["role"] != "trivial"}
     assert {r["executor"]["name"] for r in records.values()} == {"ray"}
     # The in-process executor skips every cell Ray finished: same config hashes.
     again = _harness(tmp_path, smoke_preset, glue_dir)
-    second = again.run(cells)
+    second = run_local(again, cells)
     assert not second.ran and len(second.skipped) == len(cells)
     # A cell computed in-process has the same fields, the same hash and, on the same data, the same score.
     local = _harness(tmp_path / "local", smoke_preset, glue_dir)
-    local.run([c for c in cells if c.method == "ksp" and c.task == "mrpc"])
-    (mine,) = [r for r in read_records(local.results_dir) if r["method"] == "ksp"]
+    run_local(local, [c for c in cells if c.method == "ksp" and c.task == "mrpc"])
+    (mine,) = [r for r in read_records(local.store.root) if r["method"] == "ksp"]
     theirs = records[("mrpc", "ksp")]
     assert set(mine) == set(theirs) and mine["config_hash"] == theirs["config_hash"]
     assert mine["executor"]["name"] == "local" and mine["teacher"] == theirs["teacher"]
@@ -126,12 +129,18 @@ def test_curves_and_saved_models_travel_back_to_the_driver(cluster, tmp_path, gl
 
     from .test_saved_models import assert_reloads_with_the_cells_predictions
 
-    harness = Harness(smoke_preset, tmp_path / "results", glue_dir, tmp_path / "cache", False, save_models=True)
+    harness = Grid.build(
+        smoke_preset,
+        tmp_path / "results",
+        glue_dir,
+        tmp_path / "cache",
+        execution=Execution(progress=False, save_models=True),
+    )
     cells = [c for c in expand_grid(smoke_preset, ["heads", "ksp"]) if c.task == "mrpc"]
     summary = _run(harness, cells)
     assert summary.count("ok") == len(cells)
     for cell in cells:
-        path = cell_path(harness.results_dir, cell.task, cell.method, cell.budget, cell.seed)
+        path = cell_path(harness.store.root, cell.task, cell.method, cell.budget, cell.seed)
         record = read_record(path)
         assert record["executor"]["name"] == "ray" and record["curve"]["rows"] >= 1
         assert (path.parent / record["curve"]["file"]).read_text().startswith("step,loss,lr,flop_fraction,loss_")
@@ -149,7 +158,7 @@ def test_a_killed_worker_is_retried_and_a_raising_method_is_a_failed_record(
     status = {r.method: r for r in summary.ran}
     assert status["t-dies-once"].status == "ok"  # the retry finished the cell
     assert status["t-raises"].status == "failed" and "boom on a worker" in status["t-raises"].error
-    record = json.loads(Path(harness.results_dir / "mrpc" / "t-raises" / "budget0.5_seed0.json").read_text())
+    record = json.loads(Path(harness.store.root / "mrpc" / "t-raises" / "budget0.5_seed0.json").read_text())
     assert record["status"] == "failed" and "RuntimeError: boom on a worker" in record["error"]
     assert record["executor"]["name"] == "ray"  # it failed inside the cell, on a worker
 
@@ -164,21 +173,28 @@ def test_a_cell_whose_worker_always_dies_is_failed_with_the_reason_and_the_grid_
     assert status["dense"].status == "ok"
     died = status["t-always-dies"]
     assert died.status == "failed" and "did not finish on Ray after up to 2 attempts" in died.error
-    record = json.loads(Path(harness.results_dir / "mrpc" / "t-always-dies" / "budget0.5_seed0.json").read_text())
+    record = json.loads(Path(harness.store.root / "mrpc" / "t-always-dies" / "budget0.5_seed0.json").read_text())
     assert record["status"] == "failed" and record["config_hash"] and record["run_config"]["method"] == "t-always-dies"
-    assert "did not finish" in log_path(harness.results_dir, cells[0]).read_text()
+    assert "did not finish" in log_path(harness.store.root, cells[0]).read_text()
 
 
 def test_method_knobs_travel_to_the_workers(cluster, tmp_path, glue_dir, smoke_preset):
     knobs = {"platon": {"window": 3, "beta1": 0.5}}
-    harness = Harness(smoke_preset, tmp_path / "results", glue_dir, tmp_path / "cache", False, method_args=knobs)
+    harness = Grid.build(
+        smoke_preset,
+        tmp_path / "results",
+        glue_dir,
+        tmp_path / "cache",
+        method_args=knobs,
+        execution=Execution(progress=False),
+    )
     cells = [c for c in expand_grid(smoke_preset, ["platon"]) if c.task == "mrpc"]
     summary = _run(harness, cells)
     assert summary.count("ok") == len(cells)
-    (record,) = [r for r in read_records(harness.results_dir) if r["method"] == "platon"]
+    (record,) = [r for r in read_records(harness.store.root) if r["method"] == "platon"]
     # The worker built the method with the knobs, and the driver's hash (which has them) is the record's.
     assert record["method_config"]["window"] == 3 and record["method_config"]["beta1"] == 0.5
-    assert harness.plan(cells).skipped == cells  # finished under the knobs' hash
+    assert plan_grid(harness.identity, harness.store, cells).skipped == cells  # finished under the knobs' hash
     assert _harness(tmp_path, smoke_preset, glue_dir).plan(cells).to_run  # a run without them is another cell
 
 

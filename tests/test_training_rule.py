@@ -14,7 +14,10 @@ from suite.records.formats import read_predictions
 from suite.records.layout import cell_path
 from suite.records.reader import read_record
 from suite.registry import get_method, list_methods
-from suite.run.harness import Harness, expand_grid
+from suite.run.executors.local import run_local
+from suite.run.grid import Grid
+from suite.run.identity import Execution
+from suite.run.plan import expand_grid
 from suite.spec.rules import LINEAGE_MULTIPLE, method_lineage, teacher_lineage
 
 TASK = "mrpc"
@@ -34,7 +37,7 @@ def rule_harness(tmp_path_factory):
         latency_repeats=1,
     )
     root = tmp_path_factory.mktemp("rule")
-    return Harness(preset, root / "results", FIXTURE_GLUE, root / "cache", progress=False)
+    return Grid.build(preset, root / "results", FIXTURE_GLUE, root / "cache", execution=Execution(progress=False))
 
 
 def test_lineage_arithmetic():
@@ -60,12 +63,12 @@ def test_the_starts_the_issue_names():
 @pytest.mark.parametrize("name", list_methods())
 def test_every_method_meets_the_training_rule_and_leaves_predictions(name, rule_harness):
     method = get_method(name)
-    (cell, *_) = expand_grid(rule_harness.preset, [name])
-    summary = rule_harness.run([cell])
+    (cell, *_) = expand_grid(rule_harness.spec.preset, [name])
+    summary = run_local(rule_harness, [cell])
     assert summary.count("ok") == 1, [r.error for r in summary.ran]
-    path = cell_path(rule_harness.results_dir, cell.task, cell.method, cell.budget, cell.seed)
+    path = cell_path(rule_harness.store.root, cell.task, cell.method, cell.budget, cell.seed)
     record = read_record(path)
-    steps = rule_harness.teacher_steps(TASK)
+    steps = rule_harness.identity.teacher_steps(TASK)
     training = record["training"]
     if method.info.is_teacher:
         assert record["role"] == "teacher" and training["lineage_steps"] == steps
@@ -80,7 +83,7 @@ def test_every_method_meets_the_training_rule_and_leaves_predictions(name, rule_
     uses_teacher = method.info.needs_teacher or method.start == "teacher"
     assert (training.get("teacher_flops") is not None) == (uses_teacher and not method.info.is_teacher)
     sidecar = read_predictions(path, record)  # checks n and sha256 against the record
-    dev = rule_harness.task_data(TASK).evals["validation"]
+    dev = rule_harness.inputs.task_data(TASK).evals["validation"]
     assert sidecar.split == "validation" and len(sidecar.predictions) == len(dev) == record["predictions"]["n"]
     assert sidecar.labels == list(dev["label"])
     assert record["score"] == pytest.approx(100.0 * _f1(np.array(sidecar.predictions), np.array(sidecar.labels)))
@@ -107,17 +110,17 @@ def test_a_method_that_starts_from_the_teacher_gets_its_weights(rule_harness, is
         def finalize(self, model, ctx):
             return model
 
-    cells = expand_grid(rule_harness.preset, ["t-from-teacher"])
-    assert rule_harness.run(cells).count("ok") == 1
-    teacher = rule_harness.teacher(TASK, 0).model.state_dict()
+    cells = expand_grid(rule_harness.spec.preset, ["t-from-teacher"])
+    assert run_local(rule_harness, cells).count("ok") == 1
+    teacher = rule_harness.teachers.get(TASK, 0).model.state_dict()
     assert seen and all(torch.equal(seen[0][k], teacher[k]) for k in teacher)
 
 
 def test_trivial_rows_are_written_from_the_data(rule_harness):
-    rule_harness.run(expand_grid(rule_harness.preset, ["dense"]))
-    path = cell_path(rule_harness.results_dir, TASK, "trivial", 1.0, 0)
+    run_local(rule_harness, expand_grid(rule_harness.spec.preset, ["dense"]))
+    path = cell_path(rule_harness.store.root, TASK, "trivial", 1.0, 0)
     record = read_record(path)
-    labels = np.array(rule_harness.task_data(TASK).train["label"])
+    labels = np.array(rule_harness.inputs.task_data(TASK).train["label"])
     majority = int(np.bincount(labels).argmax())
     assert record["role"] == "trivial" and record["method_config"]["value"] == majority
     sidecar = read_predictions(path, record)

@@ -12,7 +12,9 @@ from methods.obert.fisher import BlockFisherInverse
 from methods.platon import PlatonScores
 from suite.records.layout import Cell
 from suite.records.reader import read_records
-from suite.run.harness import Harness
+from suite.run.executors.local import run_local
+from suite.run.grid import Grid
+from suite.run.identity import Execution
 
 
 def _fisher(gradients: list[torch.Tensor], block: int, damp: float) -> BlockFisherInverse:
@@ -106,9 +108,9 @@ def test_smoke_cells_are_within_budget_at_half_and_a_tenth(method, tmp_path, glu
     # FLOPs at length 16: the tiny model's attention products are 6% of its FLOPs there (33% at 128,
     # where budget 0.1 is out of reach of any weight sparsity and is listed as not run).
     preset = replace(smoke_preset, flop_seq_len=16)
-    harness = Harness(preset, tmp_path / "r", glue_dir, tmp_path / "c", progress=False)
+    harness = Grid.build(preset, tmp_path / "r", glue_dir, tmp_path / "c", execution=Execution(progress=False))
     cells = [Cell("mrpc", method, budget, 0) for budget in (0.5, 0.1)]
-    summary = harness.run(cells)
+    summary = run_local(harness, cells)
     assert summary.count("ok") == 2, [r.error for r in summary.ran]
     for record in read_records(tmp_path / "r"):
         if record["method"] == method:

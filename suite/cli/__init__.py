@@ -273,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from suite.registry import load_plugins, parse_method_args, resolve_method_names
-    from suite.run.harness import Harness, expand_grid
+    from suite.run.grid import Grid
+    from suite.run.identity import Execution
+    from suite.run.plan import expand_grid
     from suite.run.teachers import default_cache_dir
     from suite.spec.knobs import format_value
     from suite.spec.presets import get_preset
@@ -282,7 +284,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ray_options = _ray_options(args)
     placement = _placement(args, ray_options)
     if args.tensorboard:
-        from suite.records.sinks import summary_writer_class
+        from suite.run.sinks import summary_writer_class
 
         summary_writer_class()  # a missing TensorBoard is one line before anything trains
     preset = get_preset(args.preset)
@@ -328,17 +330,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         else f"device: {placement.device.type} on the Ray workers, precision {placement.precision}",
         file=sys.stderr,
     )
-    harness = Harness(
+    grid = Grid.build(
         preset,
         results_dir,
         glue_dir,
         args.cache_dir or default_cache_dir(),
-        progress=not args.no_progress,
         placement=placement,
         method_args=method_args,
+        execution=Execution(progress=not args.no_progress, save_models=args.save_models, tensorboard=args.tensorboard),
         read_only=args.dry_run,
-        save_models=args.save_models,
-        tensorboard=args.tensorboard,
     )
     cells = expand_grid(preset, methods)
     print(
@@ -352,7 +352,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from suite.cli.dry_run import print_plan
 
-        return print_plan(harness, cells)
+        return print_plan(grid, cells)
 
     def report(result, progress) -> None:
         score = "-" if result.score is None else f"{result.score:.2f}"
@@ -367,14 +367,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
 
     if ray_options is None:
-        summary = harness.run(cells, on_result=report)
+        from suite.run.executors.local import run_local
+
+        summary = run_local(grid, cells, on_result=report)
     else:
         from suite.run.executors.ray_driver import run_on_ray
         from suite.run.executors.ray_worker import spec_for
 
         threads = max(1, int(ray_options.cpus_per_cell))
-        spec = spec_for(harness, tuple(args.plugins), threads, placement.device.type)
-        summary = run_on_ray(harness, cells, ray_options, spec, on_result=report)
+        spec = spec_for(grid, tuple(args.plugins), threads, placement.device.type)
+        summary = run_on_ray(grid, cells, ray_options, spec, on_result=report)
         print(f"cell logs in {results_dir / 'logs'}", file=sys.stderr)
     for cell, reason in summary.unreachable:
         print(
@@ -478,8 +480,9 @@ def _data_source(explicit: Path | None) -> Path | None:
 
 def cmd_baselines(args: argparse.Namespace) -> int:
     """The `trivial` rows alone: `run` writes them too, this adds them to results made without them."""
-    from suite.run.harness import Harness
+    from suite.run.grid import Grid
     from suite.run.teachers import default_cache_dir
+    from suite.run.trivial import write_trivial_rows
     from suite.spec.presets import get_preset
     from suite.spec.tasks import get_task
 
@@ -490,10 +493,10 @@ def cmd_baselines(args: argparse.Namespace) -> int:
     )
     glue_dir = _data_source(args.glue_dir)
     results_dir = args.results_dir or Path("results") / preset.name
-    harness = Harness(preset, results_dir, glue_dir, default_cache_dir(), progress=False)
+    grid = Grid.build(preset, results_dir, glue_dir, default_cache_dir())
     for task in preset.tasks:
-        harness.task_data(task)  # data errors surface before anything is written
-    written = {r.task: r for r in harness.write_trivial_baselines(list(preset.tasks))}
+        grid.inputs.task_data(task)  # data errors surface before anything is written
+    written = {r.task: r for r in write_trivial_rows(grid.identity, grid.store, list(preset.tasks))}
     for task in preset.tasks:
         result = written.get(task)
         state = f"{result.score:6.2f}  ({result.method_config['rule']})" if result else "unchanged (same data)"

@@ -5,19 +5,21 @@ from __future__ import annotations
 import sys
 
 from suite.records.layout import Cell
-from suite.run.harness import Harness, uses_teacher
+from suite.run.grid import Grid
+from suite.run.identity import needs_teacher
+from suite.run.plan import preview
 
 
-def print_plan(harness: Harness, cells: list[Cell]) -> int:
+def print_plan(grid: Grid, cells: list[Cell]) -> int:
     """One line per cell on stdout (compute, skip, not run, fails) and the teachers the cells to compute
     need (cached or to train); a summary on stderr."""
-    plan = harness.preview(cells)
+    plan = preview(grid.identity, grid.store, cells)
     actions: dict[Cell, tuple[str, str]] = {}
     teachers: dict[tuple[str, int], bool] = {}
     for cell, method, _config in plan.to_run:
         actions[cell] = ("compute", "")
-        if uses_teacher(method) or method.info.is_teacher:
-            teachers[(cell.task, cell.seed)] = harness.teacher_cached(cell.task, cell.seed)
+        if needs_teacher(method):
+            teachers[(cell.task, cell.seed)] = grid.teachers.cached(cell.task, cell.seed)
     for cell in plan.skipped:
         actions[cell] = ("skip", "finished (same config hash)")
     for cell, reason in plan.unreachable:

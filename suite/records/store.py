@@ -1,17 +1,213 @@
-"""The results folder as a store of cells."""
+"""The results folder as a store of cells: its checks, the claim on a cell, and its one writer.
+
+Torch-free: what a cell makes beside its record (`CellFiles`) arrives as plain data (bytes and
+rows), made wherever the cell ran; this module only puts it on disk.
+"""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
 import json
-from dataclasses import asdict
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
+from typing import Any, Protocol
 
-from suite.records.atomic import _write_bytes_atomic, write_json_atomic
-from suite.records.formats import Predictions
-from suite.records.layout import predictions_path
+from filelock import FileLock, Timeout
+
+from suite.errors import SuiteError
+from suite.records.atomic import (
+    _write_bytes_atomic,
+    clean_stale_temp_files,
+    write_json_atomic,
+    write_model_dir,
+    write_text_atomic,
+)
+from suite.records.formats import Predictions, Row, to_csv
+from suite.records.layout import (
+    LOCKS_DIR,
+    Cell,
+    cell_path,
+    curve_path,
+    log_path,
+    model_dir,
+    predictions_path,
+    teacher_log_path,
+)
+from suite.records.reader import read_record
 from suite.records.schema import RunResult
+
+log = logging.getLogger("suite")
+
+FINISHED = ("ok", "over_budget")
+
+
+class SavedModelFiles(Protocol):
+    """A finalized model as the bytes of its files (suite.compute.packing.PackedModel is one)."""
+
+    files: dict[str, bytes]
+    plain_transformers: bool
+
+
+@dataclass
+class CellFiles:
+    """What a cell writes beside its record, made where it ran and written by the results' one writer."""
+
+    predictions: Predictions | None = None
+    curve: list[Row] = field(default_factory=list)  # suite.curves rows
+    model: SavedModelFiles | None = None  # the finalized model, with `--save-models`
+
+
+class CurveSink(Protocol):
+    """Somewhere else a cell's training curve goes once its CSV is written (TensorBoard, ...)."""
+
+    def curve_written(self, root: Path, cell: Cell, rows: list[Row]) -> None: ...
+
+
+class ClaimState(Enum):
+    CLAIMED = "claimed"  # this process computes the cell now; the lock is held until release
+    BUSY = "busy"  # another run on this results folder is computing it
+    FINISHED = "finished"  # finished (same config hash) by the time the lock was taken
+
+
+class Claim:
+    """This process's claim on one cell: taken without waiting, released once (leaving a `with` does it)."""
+
+    def __init__(self, lock: FileLock, state: ClaimState) -> None:
+        self._lock: FileLock | None = lock if state is ClaimState.CLAIMED else None
+        self.state = state
+
+    @property
+    def claimed(self) -> bool:
+        return self.state is ClaimState.CLAIMED
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Claim:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class ResultStore:
+    def __init__(self, root: Path, sinks: Sequence[CurveSink] = ()) -> None:
+        self.root = Path(root)
+        self.sinks = tuple(sinks)
+
+    def path(self, cell: Cell) -> Path:
+        return cell_path(self.root, cell.task, cell.method, cell.budget, cell.seed)
+
+    def read(self, cell: Cell) -> dict[str, Any] | None:
+        return read_record(self.path(cell))
+
+    # ----- checks before a grid ----------------------------------------------------------------
+    def check_not_a_file(self) -> None:
+        """The one check that writes nothing (a dry run makes it too)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise SuiteError(f"results path {self.root} is a file; pass --results-dir with a folder")
+
+    def check_writable(self, cells: list[Cell]) -> None:
+        """The folder exists (made here) and takes files, and no cell's record path is a folder."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
+        except OSError as exc:
+            raise SuiteError(
+                f"results folder {self.root} is not writable ({exc.strerror}); pass another --results-dir"
+            ) from None
+        for cell in cells:
+            path = self.path(cell)
+            if path.is_dir():
+                raise SuiteError(f"{path} is a folder where the cell's record goes; move it away and rerun")
+
+    def start(self, cells: list[Cell]) -> None:
+        """Ready to write `cells`: writable, and the temporary files of a run killed mid-write removed."""
+        self.check_writable(cells)
+        for stale in clean_stale_temp_files(self.root):
+            log.info("removed a stale temporary file %s", stale)
+
+    # ----- which cells to compute ----------------------------------------------------------------
+    def finished(self, cell: Cell, config_hash: str) -> bool:
+        existing = self.read(cell)
+        return bool(existing and existing.get("status") in FINISHED and existing.get("config_hash") == config_hash)
+
+    def lock(self, cell: Cell) -> FileLock:
+        """One lock file per cell under `<results>/.locks/`, so two runs on one results folder never
+        compute the same cell twice (lock files stay; they hold no data and no reader looks there)."""
+        path = cell_path(self.root / LOCKS_DIR, cell.task, cell.method, cell.budget, cell.seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(path.with_suffix(".lock"))
+
+    def claim(self, cell: Cell, config_hash: str) -> Claim:
+        """Lock the cell without waiting, then recheck that it is unfinished (another run may have
+        finished it meanwhile); anything but CLAIMED holds no lock."""
+        lock = self.lock(cell)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return Claim(lock, ClaimState.BUSY)
+        if self.finished(cell, config_hash):
+            lock.release()
+            return Claim(lock, ClaimState.FINISHED)
+        return Claim(lock, ClaimState.CLAIMED)
+
+    # ----- writing ---------------------------------------------------------------------------------
+    def write(self, cell: Cell, result: RunResult, files: CellFiles | None) -> None:
+        """Write a cell's record and the files beside it (predictions, training curve, saved model;
+        each before the record that names it). A finished record of another configuration is kept
+        beside it as `<name>.<its hash>.json.superseded` (its files likewise) rather than overwritten;
+        a failed write (disk full, permissions changed mid-run) is logged and turns the cell into a
+        failure, and the grid goes on."""
+        path = self.path(cell)
+        files = files or CellFiles()
+        try:
+            existing = read_record(path)
+            if existing and existing.get("status") in FINISHED and existing.get("config_hash") != result.config_hash:
+                _set_aside(path, str(existing.get("config_hash") or "unknown"))
+            self._write_beside(path, cell, result, files)
+            write_record(path, result, files.predictions)
+        except (OSError, TypeError, ValueError) as exc:
+            log.error("cell %s: its record could not be written to %s: %s", cell.label, path, exc)
+            result.status = "failed"
+            result.error = f"record not written: {type(exc).__name__}: {exc}"
+
+    def replace(self, cell: Cell, result: RunResult, predictions: Predictions | None) -> None:
+        """Overwrite the cell's record and predictions, nothing set aside (a row made from the data alone)."""
+        write_record(self.path(cell), result, predictions)
+
+    def write_log(self, cell: Cell, text: str) -> None:
+        write_text_atomic(log_path(self.root, cell), text)
+
+    def write_teacher_log(self, task: str, seed: int, text: str) -> None:
+        write_text_atomic(teacher_log_path(self.root, task, seed), text)
+
+    def _write_beside(self, path: Path, cell: Cell, result: RunResult, files: CellFiles) -> None:
+        """The training curve (CSV, then every sink) and the saved model, named in `result`.
+        A cell without a curve removes a stale one, as a record without predictions does."""
+        curve = curve_path(path)
+        result.curve = None
+        if files.curve:
+            write_text_atomic(curve, to_csv(files.curve))
+            result.curve = {"file": curve.name, "rows": len(files.curve)}
+            for sink in self.sinks:
+                sink.curve_written(self.root, cell, files.curve)
+        else:
+            curve.unlink(missing_ok=True)
+        result.saved_model = None
+        if files.model is not None:
+            folder = model_dir(path)
+            write_model_dir(folder, files.model.files)
+            result.saved_model = {"path": folder.name, "plain_transformers": files.model.plain_transformers}
 
 
 def write_record(path: Path, result: RunResult, predictions: Predictions | None) -> None:
@@ -32,3 +228,11 @@ def write_record(path: Path, result: RunResult, predictions: Predictions | None)
             "split": predictions.split,
         }
     write_json_atomic(path, result.to_dict())
+
+
+def _set_aside(path: Path, old_hash: str) -> None:
+    """Keep a superseded record and the files beside it under names no reader takes for a record."""
+    for source in (path, predictions_path(path), curve_path(path), model_dir(path)):
+        if source.exists():
+            suffix = source.name[len(path.stem) :]  # ".json", ".predictions.json.gz", ".curve.csv", ".model"
+            os.replace(source, source.with_name(f"{path.stem}.{old_hash}{suffix}.superseded"))

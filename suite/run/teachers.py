@@ -1,4 +1,6 @@
-"""The on-disk teacher cache: one dense fine-tuned model per (model, task, seed, training config,
+"""Teachers: the on-disk teacher cache (TeacherStore), and getting-or-training a teacher (Teachers).
+
+The cache holds one dense fine-tuned model per (model, task, seed, training config,
 data content hash, device type, precision).
 
 Every method that distils or starts from the teacher uses the same cached model, and the `teacher`
@@ -27,10 +29,18 @@ from typing import Any
 from filelock import FileLock, Timeout
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
 
+from suite.api import Budget
+from suite.compute.device import Placement
+from suite.metrics.glue import primary_score
 from suite.records.atomic import dir_mode
 from suite.records.provenance import config_hash
+from suite.registry import get_method
+from suite.run.fit import Fitter
+from suite.run.identity import TEACHER_METHOD, Identity
+from suite.spec.tasks import get_task
 
 log = logging.getLogger("suite.run.teachers")
+run_log = logging.getLogger("suite")  # a run's progress lines
 
 # What the harness reads from a teacher's meta; a teacher.json without one of them is unusable.
 REQUIRED_META = ("id", "score", "metrics", "predictions", "labels", "train_steps", "train_examples", "training")
@@ -245,3 +255,59 @@ class TeacherStore:
             log.info("teacher %s is being trained or saved by another process; waiting (%s)", key, lock.lock_file)
             lock.acquire()
         return lock
+
+
+class Teachers:
+    """The dense fine-tuned model of each (task, seed), S steps: from `cache` (on disk, shared between
+    runs) or from memory, else trained now through the one fitting path."""
+
+    def __init__(self, identity: Identity, fitter: Fitter, placement: Placement, cache: TeacherStore | None) -> None:
+        self.identity = identity
+        self.fitter = fitter
+        self.placement = placement
+        self.cache = cache
+        self._memory: dict[str, Teacher] = {}  # without a cache (a worker keeps what it trained or was sent)
+
+    def get(self, task: str, seed: int) -> Teacher:
+        """The (task, seed) teacher on this process's device, frozen."""
+        config = self.identity.teacher_config(task, seed)
+        if self.cache is not None:
+            teacher = self.cache.get_or_train(config, lambda key: self._train(task, seed, key))
+        else:
+            key = TeacherStore.key(config)
+            if key not in self._memory:
+                self._memory[key] = self._train(task, seed, key)
+            teacher = self._memory[key]
+        teacher.model.requires_grad_(False).eval().to(self.placement.device)
+        return teacher
+
+    def remember(self, key: str, teacher: Teacher) -> None:
+        """Serve `teacher` for `key` from memory (a worker's teacher arrives from the driver)."""
+        if self.cache is not None:
+            self.cache.remember(key, teacher)
+        else:
+            self._memory[key] = teacher
+
+    def cached(self, task: str, seed: int) -> bool:
+        """A teacher for (task, seed) under this run's settings is in the cache (damage is found on load)."""
+        return self.cache is not None and self.cache.path(self.identity.teacher_key(task, seed)).is_dir()
+
+    def _train(self, task: str, seed: int, key: str) -> Teacher:
+        run_log.info("training teacher %s for %s seed %d", key, task, seed)
+        lineage = self.identity.teacher_lineage(task)
+        trained = self.fitter.fit(task, seed, get_method(TEACHER_METHOD), Budget(1.0), None, lineage)
+        evaluation = trained.evaluation
+        meta = {
+            "id": key,
+            "score": primary_score(get_task(task), evaluation.metrics),
+            "metrics": evaluation.metrics,
+            "predictions": {k: v.tolist() for k, v in evaluation.predictions.items()},
+            "labels": {k: v.tolist() for k, v in evaluation.labels.items()},
+            "train_steps": trained.stats.steps,
+            "train_examples": trained.stats.examples,
+            "training": {**lineage.as_dict(), "examples": trained.stats.examples, "flops": trained.flops},
+            "wall_s": trained.stats.wall_s + trained.eval_s,
+            "config": self.identity.teacher_config(task, seed),
+            "curve": trained.stats.curve,
+        }
+        return Teacher(trained.model, meta)

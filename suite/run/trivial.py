@@ -1,6 +1,8 @@
 """The trivial baseline of a task, from its data alone: the training set's majority class, or for a
 regression task (STS-B) the mean training label as a constant. A table that does not show it
-cannot tell a model that learned something from one that predicts the prior."""
+cannot tell a model that learned something from one that predicts the prior.
+
+One `trivial` record per task, written by `write_trivial_rows` (the `run` and `baselines` commands)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suite.metrics.glue import split_metrics, task_metrics
+from suite.compute.evaluation import Evaluation
+from suite.metrics.glue import primary_score, split_metrics, task_metrics
+from suite.records.layout import Cell
+from suite.records.provenance import config_hash
+from suite.records.schema import RunResult
+from suite.records.store import ResultStore
+from suite.run.cell import predictions_of
+from suite.run.identity import Identity
 from suite.spec.tasks import TaskSpec
 
 TRIVIAL_METHOD = "trivial"
@@ -35,3 +44,54 @@ def trivial_baseline(task: TaskSpec, train_labels: np.ndarray, eval_labels: dict
     predictions = {split: np.full(len(labels), value) for split, labels in eval_labels.items()}
     per_split = {split: task_metrics(task, predictions[split], labels) for split, labels in eval_labels.items()}
     return TrivialBaseline(rule, value, split_metrics(task, per_split), predictions, dict(eval_labels))
+
+
+def write_trivial_rows(identity: Identity, store: ResultStore, tasks: list[str]) -> list[RunResult]:
+    """One `trivial` row per task (majority class, or a constant for regression), from the data
+    alone; skipped where a record with the same data identity exists. Returns those written."""
+    inputs = identity.inputs
+    written = []
+    for task_name in tasks:
+        data = inputs.task_data(task_name)
+        eval_labels = {split: np.asarray(ds["label"]) for split, ds in data.evals.items()}
+        baseline = trivial_baseline(data.task, np.asarray(data.train["label"]), eval_labels)
+        config = {"data": identity.data_config(task_name), "method": TRIVIAL_METHOD, "rule": baseline.rule}
+        cell = Cell(task_name, TRIVIAL_METHOD, 1.0, 0)
+        existing = store.read(cell)
+        if existing and existing.get("config_hash") == config_hash(config):
+            continue
+        result = RunResult(
+            method=TRIVIAL_METHOD,
+            task=task_name,
+            budget=1.0,
+            seed=0,  # no randomness: one row serves every seed
+            status="ok",
+            config_hash=config_hash(config),
+            role="trivial",
+            score=primary_score(data.task, baseline.metrics),
+            metrics=baseline.metrics,
+            # Predicting a constant needs no model: zero FLOPs, parameters and latency.
+            flops={"dense": 0.0, "effective": 0.0, "fraction": 0.0, "linear_compression": None},
+            params={"total": 0, "nonzero": 0, "encoder_linear_density": 0.0},
+            latency_ms={},
+            train_steps=0,
+            train_examples=0,
+            wall_s=0.0,
+            method_config={"rule": baseline.rule, "value": baseline.value},
+            run_config=config,
+            data=identity.data_identity(task_name),
+            training={
+                "start": "none",
+                "own_steps": 0,
+                "inherited_steps": 0,
+                "lineage_steps": 0,
+                "examples": 0,
+                "flops": 0.0,
+                "teacher_flops": None,
+            },
+            **inputs.provenance(),
+        )
+        evaluation = Evaluation(baseline.metrics, baseline.predictions, baseline.labels)
+        store.replace(cell, result, predictions_of(data.task, evaluation))
+        written.append(result)
+    return written

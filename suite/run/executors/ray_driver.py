@@ -18,15 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from filelock import Timeout
 from tqdm.auto import tqdm
 
 from suite.errors import SuiteError
-from suite.records.atomic import write_text_atomic
 from suite.records.layout import LOGS_DIR, Cell, log_path, teacher_log_path
+from suite.records.provenance import config_hash
 from suite.records.schema import RunResult
+from suite.records.store import Claim, ClaimState
+from suite.run.cell import new_result
 from suite.run.executors.ray_worker import CellOutcome, WorkerSpec, run_cell, train_teacher
-from suite.run.harness import GridProgress, GridSummary, Harness, estimate_remaining_s, uses_teacher
+from suite.run.grid import Grid, start
+from suite.run.identity import needs_teacher
+from suite.run.plan import GridProgress, GridSummary, estimate_remaining_s
 from suite.run.teachers import pack_teacher, unpack_teacher
 
 log = logging.getLogger("suite.ray")
@@ -78,62 +81,60 @@ def _reason(exc: BaseException) -> str:
 
 
 def run_on_ray(
-    harness: Harness,
+    grid: Grid,
     cells: list[Cell],
     options: RayOptions,
     spec: WorkerSpec,
     on_result: Callable[[RunResult, GridProgress], None] | None = None,
 ) -> GridSummary:
-    """Run `cells` on Ray; the same summary as `Harness.run`, and the same records on disk."""
+    """Run `cells` on Ray; the same summary as `run_local`, and the same records on disk."""
     ray = import_ray()
-    plan, summary = harness.start_grid(cells)
+    plan, summary = start(grid, cells)
     if not plan.to_run:
         return summary
     started_here = connect(options)
     try:
         check_resources(ray, options)
-        return _Driver(ray, harness, options, spec, summary, on_result).run(plan.to_run)
+        return _Driver(ray, grid, options, spec, summary, on_result).run(plan.to_run)
     finally:
         if started_here:
             ray.shutdown()
 
 
 class _Driver:
-    def __init__(self, ray, harness, options, spec, summary, on_result) -> None:
-        self.ray, self.harness, self.options, self.spec = ray, harness, options, spec
+    def __init__(self, ray, grid: Grid, options, spec, summary, on_result) -> None:
+        self.ray, self.options, self.spec = ray, options, spec
+        self.store, self.identity, self.inputs = grid.store, grid.identity, grid.inputs
+        self.teacher_cache, self.progress = grid.teachers.cache, grid.execution.progress
         self.summary, self.on_result = summary, on_result
         resources = {"num_cpus": options.cpus_per_cell, "num_gpus": options.gpus_per_cell}
         retry = {"max_retries": options.max_retries, "retry_exceptions": False}
         self.teacher_task = ray.remote(_teacher_task).options(num_returns=2, **resources, **retry)
         self.cell_task = ray.remote(_cell_task).options(**resources, **retry)
         self.board = ray.remote(num_cpus=0)(_Board).remote()
-        self.locks: dict[Cell, Any] = {}
+        self.claims: dict[Cell, Claim] = {}
 
     def run(self, to_run: list[tuple[Cell, Any, dict[str, Any]]]) -> GridSummary:
-        ray, harness = self.ray, self.harness
+        ray = self.ray
         cells = []
         for cell, method, config in to_run:
-            lock = harness.cell_lock(cell)
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:  # another run on this results folder is computing it
+            claim = self.store.claim(cell, config_hash(config))
+            if claim.state is ClaimState.BUSY:  # another run on this results folder is computing it
                 log.info("%s: being computed by another run; skipped", cell.label)
                 self.summary.busy.append(cell)
-                continue
-            if harness.finished(cell, config):
-                lock.release()
+            elif claim.state is ClaimState.FINISHED:
                 self.summary.skipped.append(cell)
             else:
-                self.locks[cell] = lock
+                self.claims[cell] = claim
                 cells.append((cell, method, config))
-        data = {task: ray.put(harness.task_data(task)) for task in dict.fromkeys(c.task for c, _, _ in cells)}
+        data = {task: ray.put(self.inputs.task_data(task)) for task in dict.fromkeys(c.task for c, _, _ in cells)}
         teachers, pending = self._teachers(cells, data)
         for cell, method, config in cells:
-            teacher = teachers.get((cell.task, cell.seed)) if _needs_teacher(method) else None
+            teacher = teachers.get((cell.task, cell.seed)) if needs_teacher(method) else None
             ref = self.cell_task.remote(self.spec, cell, config, data[cell.task], teacher, self.board)
             pending[ref] = ("cell", cell, method, config)
         total = len(cells)
-        bar = tqdm(total=total, desc="cells", unit="cell", disable=not harness.progress)
+        bar = tqdm(total=total, desc="cells", unit="cell", disable=not self.progress)
         done: set[Cell] = set()  # Cell is a frozen dataclass
         try:
             while pending:
@@ -166,8 +167,8 @@ class _Driver:
             raise
         finally:
             bar.close()
-            for lock in self.locks.values():
-                lock.release()
+            for claim in self.claims.values():
+                claim.release()
         return self.summary
 
     def _teachers(self, cells, data) -> tuple[dict[tuple[str, int], Any], dict[Any, tuple]]:
@@ -177,10 +178,10 @@ class _Driver:
         pending: dict[Any, tuple] = {}
         for cell, method, _ in cells:
             task_seed = (cell.task, cell.seed)
-            if not _needs_teacher(method) or task_seed in teachers:
+            if not needs_teacher(method) or task_seed in teachers:
                 continue
-            key = self.harness.teacher_key(*task_seed)
-            cached = self.harness.teachers.load(key)
+            key = self.identity.teacher_key(*task_seed)
+            cached = self.teacher_cache.load(key)
             if cached is not None:
                 teachers[task_seed] = self.ray.put(pack_teacher(cached))
                 continue
@@ -193,25 +194,23 @@ class _Driver:
     def _teacher_arrived(self, log_ref, item) -> None:
         """Save the new teacher in the local cache (later runs and the in-process executor reuse it)."""
         task, seed, key, files_ref = item
-        path = teacher_log_path(self.harness.results_dir, task, seed)
         try:
             log_text = self.ray.get(log_ref)
             teacher = unpack_teacher(self.ray.get(files_ref))
             if teacher.meta["id"] != key:
                 raise RuntimeError(f"the worker trained teacher {teacher.meta['id']}, the driver expected {key}")
-            self.harness.teachers.save(key, teacher)
+            self.teacher_cache.save(key, teacher)
         except Exception as exc:  # its cells fail with the same cause, each in its own record
             log.error("teacher for %s seed %d failed: %s", task, seed, _reason(exc))
             log_text = f"teacher training failed: {_reason(exc)}\n"
-        write_text_atomic(path, log_text)
+        self.store.write_teacher_log(task, seed, log_text)
 
     def _cell_arrived(self, ref, cell: Cell, method, config: dict[str, Any]) -> RunResult:
-        harness = self.harness
         try:
             outcome: CellOutcome = self.ray.get(ref)
             result, files, log_text = outcome.result, outcome.files, outcome.log
         except Exception as exc:  # the worker died more than max_retries times, or its teacher failed
-            result = harness.new_result(cell, method, config)
+            result = new_result(self.identity, cell, method, config, "ray")
             result.executor = {"name": "ray", "host": "unknown (the worker did not finish)"}
             attempts = self.options.max_retries + 1
             if isinstance(exc, _worker_died(self.ray)):
@@ -220,10 +219,10 @@ class _Driver:
                 result.error = f"the cell could not run on Ray: {_reason(exc)}"
             files, log_text = None, result.error + "\n"
             log.error("cell %s failed: %s", cell.label, result.error)
-        write_text_atomic(log_path(harness.results_dir, cell), log_text)
-        harness.write_result(cell, result, files)
+        self.store.write_log(cell, log_text)
+        self.store.write(cell, result, files)
         self.summary.ran.append(result)
-        self.locks.pop(cell).release()
+        self.claims.pop(cell).release()
         return result
 
 
@@ -244,10 +243,6 @@ def check_resources(ray, options: RayOptions) -> None:
         have = total.get(name, 0.0)
         if asked > have:
             raise SuiteError(f"{flag} {asked:g}: the Ray cluster has {have:g} {name}s in all, so no cell could start")
-
-
-def _needs_teacher(method) -> bool:
-    return method.info.is_teacher or uses_teacher(method)
 
 
 class _Board:

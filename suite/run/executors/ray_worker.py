@@ -13,8 +13,7 @@ import dataclasses
 import io
 import json
 import logging
-import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +23,26 @@ from suite.compute.data import TaskData
 from suite.compute.device import Placement
 from suite.records.layout import Cell
 from suite.records.schema import RunResult
+from suite.records.store import CellFiles
 from suite.registry import load_plugins
-from suite.run.harness import CellFiles, Harness
-from suite.run.teachers import pack_teacher, unpack_teacher
-from suite.spec.presets import Preset
+from suite.run.cell import CellRunner
+from suite.run.fit import Fitter
+from suite.run.grid import Grid
+from suite.run.identity import Execution, Identity, RunSpec
+from suite.run.inputs import Inputs
+from suite.run.teachers import Teachers, pack_teacher, unpack_teacher
 
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """The run's settings, as the driver resolved them."""
+    """The run's settings, as the driver resolved them: what its cells are and how they run."""
 
-    preset: Preset
-    glue_dir: Path | None  # recorded as the data's location; the data itself comes from the driver
-    device: str  # a resolved device ("cpu", "cuda"): a worker resolves "cuda" to the GPU Ray gave it
-    precision: str  # a resolved precision (never "auto": it must be the one in the config hash)
+    # glue_dir is recorded as the data's location (the data itself comes from the driver); device is a
+    # resolved device type ("cpu", "cuda": a worker resolves "cuda" to the GPU Ray gave it); precision
+    # is resolved (never "auto": it must be the one in the config hash).
+    run: RunSpec
+    execution: Execution  # executor "ray", the torch threads per worker (the CPUs Ray reserved for a cell)
     plugins: tuple[str, ...] = ()
-    threads: int | None = None  # torch threads per worker (the CPUs Ray reserved for the cell)
-    executor: str = "ray"
-    method_args: dict[str, dict[str, Any]] = field(default_factory=dict)  # knobs per method, typed
-    save_models: bool = False  # pack each finished cell's model for the driver to keep
 
 
 @dataclass
@@ -58,34 +58,36 @@ class TeacherOutcome:
     log: str
 
 
-_HARNESSES: dict[str, Harness] = {}
+@dataclass
+class Worker:
+    """A worker process's pieces for one spec: no results store, no teacher cache on disk."""
+
+    inputs: Inputs
+    identity: Identity
+    teachers: Teachers  # in memory: the driver's teachers, or the one this worker trains
+    runner: CellRunner
+
+
+_WORKERS: dict[str, Worker] = {}
 _PLUGINS_LOADED: set[str] = set()
 
 
-def worker_harness(spec: WorkerSpec) -> Harness:
-    """One harness per worker process and spec: tokenizer, reference models and the latency memo are
-    built once and reused by every cell the process runs."""
+def worker_for(spec: WorkerSpec) -> Worker:
+    """One set of pieces per worker process and spec: tokenizer, reference models and the latency memo
+    are built once and reused by every cell the process runs."""
     key = json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str)
-    if key not in _HARNESSES:
+    if key not in _WORKERS:
         load_plugins([p for p in spec.plugins if p not in _PLUGINS_LOADED])
         _PLUGINS_LOADED.update(spec.plugins)
-        if spec.threads:
-            torch.set_num_threads(spec.threads)
-        placement = Placement.from_flags(spec.device, spec.precision)
-        scratch = Path(tempfile.mkdtemp(prefix="prune_suite_worker_"))  # never read by the driver
-        harness = Harness(
-            spec.preset,
-            scratch / "results",
-            spec.glue_dir,
-            scratch / "cache",
-            False,
-            placement,
-            method_args=spec.method_args,
-            save_models=spec.save_models,
-        )
-        harness.executor = spec.executor
-        _HARNESSES[key] = harness
-    return _HARNESSES[key]
+        if spec.execution.threads:
+            torch.set_num_threads(spec.execution.threads)
+        placement = Placement.from_flags(spec.run.device, spec.run.precision)
+        inputs = Inputs(spec.run.preset, spec.run.glue_dir, placement)
+        identity = Identity(spec.run, inputs)
+        fitter = Fitter(inputs, placement, progress=False)
+        teachers = Teachers(identity, fitter, placement, cache=None)
+        _WORKERS[key] = Worker(inputs, identity, teachers, CellRunner(identity, teachers, fitter, spec.execution))
+    return _WORKERS[key]
 
 
 class _CapturedLog:
@@ -115,9 +117,9 @@ class _CapturedLog:
 def train_teacher(spec: WorkerSpec, task: str, seed: int, data: TaskData) -> TeacherOutcome:
     """Train the (task, seed) teacher and return it packed."""
     with _CapturedLog() as captured:
-        harness = worker_harness(spec)
-        harness.use_task_data(task, data)
-        teacher = harness.teacher(task, seed)
+        worker = worker_for(spec)
+        worker.inputs.use_task_data(task, data)
+        teacher = worker.teachers.get(task, seed)
         files = pack_teacher(teacher)
     return TeacherOutcome(files, captured.text)
 
@@ -132,40 +134,36 @@ def run_cell(
     """One cell, with the driver's config (so its hash is the driver's) and, where the method needs
     one, the driver's teacher: a worker never trains a teacher for a cell."""
     with _CapturedLog() as captured:
-        harness = worker_harness(spec)
-        harness.use_task_data(cell.task, data)
+        worker = worker_for(spec)
+        worker.inputs.use_task_data(cell.task, data)
         if teacher_files is not None:
             teacher = unpack_teacher(teacher_files)
-            expected = harness.teacher_key(cell.task, cell.seed)
+            expected = worker.identity.teacher_key(cell.task, cell.seed)
             if teacher.meta["id"] != expected:
                 raise RuntimeError(f"the driver sent teacher {teacher.meta['id']}, this cell needs {expected}")
-            harness.teachers.remember(expected, teacher)
-        method = harness.method(cell.method)
-        result, files = harness.run_cell(cell, method, config)
+            worker.teachers.remember(expected, teacher)
+        method = worker.identity.method(cell.method)
+        result, files = worker.runner.run(cell, method, config)
     return CellOutcome(result, files, captured.text)
 
 
-def spec_for(harness: Harness, plugins: tuple[str, ...], threads: int | None, device: str) -> WorkerSpec:
-    """The spec of a driver's harness: its preset, data location and precision."""
-    glue_dir = None if harness.glue_dir is None else Path(harness.glue_dir).resolve()
+def spec_for(grid: Grid, plugins: tuple[str, ...], threads: int | None, device: str) -> WorkerSpec:
+    """The spec of a driver's grid: its cells' settings (the data folder resolved), run on Ray."""
+    glue_dir = None if grid.spec.glue_dir is None else Path(grid.spec.glue_dir).resolve()
     return WorkerSpec(
-        preset=harness.preset,
-        glue_dir=glue_dir,
-        device=device,
-        precision=harness.placement.precision,
+        run=dataclasses.replace(grid.spec, glue_dir=glue_dir, device=device),
+        execution=dataclasses.replace(grid.execution, executor="ray", progress=False, threads=threads),
         plugins=tuple(str(Path(p).resolve()) if p.endswith(".py") else p for p in plugins),
-        threads=threads,
-        method_args=harness.method_args,
-        save_models=harness.save_models,
     )
 
 
 __all__ = [
     "CellOutcome",
     "TeacherOutcome",
+    "Worker",
     "WorkerSpec",
     "run_cell",
     "spec_for",
     "train_teacher",
-    "worker_harness",
+    "worker_for",
 ]

@@ -1,11 +1,15 @@
-"""Where a cell's training curve goes besides its CSV: TensorBoard."""
+"""Where a cell's training curve goes besides its CSV: TensorBoard (a sink of the ResultStore).
+
+Here rather than in suite.records because TensorBoard's writer is torch's."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from suite.errors import SuiteError
 from suite.records.formats import Row
+from suite.records.layout import TENSORBOARD_DIR, Cell, cell_path
 
 
 def summary_writer_class():
@@ -30,3 +34,13 @@ def write_tensorboard(log_dir: Path, rows: list[Row]) -> None:
                     writer.add_scalar(f"train/{name}", value, step)
     finally:
         writer.close()
+
+
+class TensorBoardSink:
+    """Each curve also as a TensorBoard run under `<results>/tensorboard/<task>/<method>/<cell>`."""
+
+    def curve_written(self, root: Path, cell: Cell, rows: list[Row]) -> None:
+        runs = cell_path(root / TENSORBOARD_DIR, cell.task, cell.method, cell.budget, cell.seed)
+        run = runs.with_suffix("")
+        shutil.rmtree(run, ignore_errors=True)  # a rerun replaces the cell's scalars, never repeats them
+        write_tensorboard(run, rows)

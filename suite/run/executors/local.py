@@ -1,0 +1,42 @@
+"""The in-process executor: the cells one after another, each record written as it finishes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from tqdm.auto import tqdm
+
+from suite.records.layout import Cell
+from suite.records.provenance import config_hash
+from suite.records.schema import RunResult
+from suite.records.store import ClaimState
+from suite.run.grid import Grid, start
+from suite.run.plan import GridProgress, GridSummary, estimate_remaining_s
+
+log = logging.getLogger("suite")
+
+
+def run_local(
+    grid: Grid, cells: list[Cell], on_result: Callable[[RunResult, GridProgress], None] | None = None
+) -> GridSummary:
+    plan, summary = start(grid, cells)
+    pending = [cell for cell, _, _ in plan.to_run]
+    bar = tqdm(plan.to_run, desc="cells", unit="cell", disable=not grid.execution.progress)
+    for index, (cell, method, config) in enumerate(bar):
+        bar.set_postfix_str(cell.label)
+        with grid.store.claim(cell, config_hash(config)) as claim:
+            if claim.state is ClaimState.BUSY:  # another run on this results folder is computing it now
+                log.info("%s: being computed by another run; skipped", cell.label)
+                summary.busy.append(cell)
+                continue
+            if claim.state is ClaimState.FINISHED:  # that other run finished it while this one waited
+                summary.skipped.append(cell)
+                continue
+            result, files = grid.runner.run(cell, method, config)
+            grid.store.write(cell, result, files)
+        summary.ran.append(result)
+        if on_result is not None:
+            remaining = pending[index + 1 :]
+            on_result(result, GridProgress(index + 1, len(pending), estimate_remaining_s(summary.ran, remaining)))
+    return summary
