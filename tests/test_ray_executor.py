@@ -195,7 +195,8 @@ def test_method_knobs_travel_to_the_workers(cluster, tmp_path, glue_dir, smoke_p
     # The worker built the method with the knobs, and the driver's hash (which has them) is the record's.
     assert record["method_config"]["window"] == 3 and record["method_config"]["beta1"] == 0.5
     assert plan_grid(harness.identity, harness.store, cells).skipped == cells  # finished under the knobs' hash
-    assert _harness(tmp_path, smoke_preset, glue_dir).plan(cells).to_run  # a run without them is another cell
+    other = _harness(tmp_path, smoke_preset, glue_dir)
+    assert plan_grid(other.identity, other.store, cells).to_run  # a run without them is another cell
 
 
 @pytest.mark.parametrize(
