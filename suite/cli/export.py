@@ -1,0 +1,88 @@
+"""`export`: copy one cell's saved model (`run --save-models`) out of a results folder, optionally to the Hub."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from suite.errors import SuiteError
+
+NAME = "export"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    export = subparsers.add_parser(NAME, help="copy one cell's saved model (run --save-models) out of a results folder")
+    export.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
+    export.add_argument("--task", required=True)
+    export.add_argument("--method", required=True)
+    export.add_argument("--budget", type=float, required=True)
+    export.add_argument("--seed", type=int, required=True)
+    export.add_argument("--to", type=Path, required=True, metavar="DIR", help="a new or empty folder")
+    export.add_argument("--push-to-hub", metavar="REPO", help="also upload the folder to this Hugging Face Hub repo")
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    results_dir: Path
+    task: str  # the task's canonical name
+    method: str
+    budget: float
+    seed: int
+    to: Path
+    push_to_hub: str | None  # a Hub repo id
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ExportRequest:
+        from suite.spec.tasks import get_task
+
+        if not args.results_dir.is_dir():
+            raise SuiteError(f"results folder {args.results_dir} does not exist; pass the --results-dir of a run")
+        return cls(
+            results_dir=args.results_dir,
+            task=get_task(args.task).name,
+            method=args.method,
+            budget=args.budget,
+            seed=args.seed,
+            to=args.to,
+            push_to_hub=args.push_to_hub,
+        )
+
+    @property
+    def label(self) -> str:
+        return f"{self.task}/{self.method}/budget {self.budget:g}/seed {self.seed}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from suite.compute.packing import push_to_hub
+    from suite.records.atomic import copy_model_dir
+    from suite.records.layout import cell_path
+    from suite.records.reader import read_record
+
+    request = ExportRequest.from_args(args)
+    label = request.label
+    path = cell_path(request.results_dir, request.task, request.method, request.budget, request.seed)
+    record = read_record(path)
+    if record is None:
+        raise SuiteError(f"no record of {label} in {request.results_dir} (looked for {path}); check the cell's fields")
+    saved = record.get("saved_model")
+    if not saved:
+        raise SuiteError(
+            f"{label} has no saved model (status {record.get('status')}): run it with --save-models; a finished "
+            "cell is not rerun, so move its record away first"
+        )
+    source = path.parent / saved["path"]
+    if not source.is_dir():
+        raise SuiteError(f"{label}: its record names the saved model {source}, which is missing; rerun the cell")
+    copy_model_dir(source, request.to)
+    loader = (
+        "transformers or suite.structure.load_pruned"
+        if saved.get("plain_transformers")
+        else "suite.structure.load_pruned"
+    )
+    print(f"exported {label} to {request.to} (loads with {loader})", file=sys.stderr)
+    if request.push_to_hub:
+        url = push_to_hub(request.to, request.push_to_hub)
+        print(f"pushed to the Hub: {url}", file=sys.stderr)
+    return 0

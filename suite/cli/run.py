@@ -1,0 +1,362 @@
+"""`run`: a grid of task x method x budget x seed cells, here or on Ray (`--dry-run`: the plan alone).
+
+Every flag is checked by `RunRequest.from_args` before anything is trained or written."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from suite.cli.args import (
+    BATCHINGS,
+    GLUE_DIR_HELP,
+    MODEL_HELP,
+    PLUGINS_METAVAR,
+    PRECISIONS,
+    PRESET_HELP,
+    _csv,
+    _epochs,
+    _non_negative_float,
+    _positive_float,
+    check_budgets,
+    checked_glue_dir,
+    print_data_source,
+)
+from suite.errors import SuiteError
+
+if TYPE_CHECKING:
+    from suite.compute.device import Placement
+    from suite.run.executors.ray_driver import RayOptions
+    from suite.spec.presets import Preset
+
+NAME = "run"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser(NAME, help="run a grid of task x method x budget x seed cells")
+    run.add_argument("--preset", default="quick", help=PRESET_HELP)
+    run.add_argument(
+        "--methods",
+        default="all",
+        help="'all', names or patterns, comma-separated, in order; '-NAME' or '-PATTERN' removes methods "
+        "(e.g. all,-random or all,-m*; write --methods=-random when the first item is one) (default: all)",
+    )
+    run.add_argument(
+        "--method-args",
+        action="append",
+        default=[],
+        metavar="METHOD.KNOB=VALUE,...",
+        help="set knobs of the selected methods' Configs, e.g. 'ksp.mask_updates=50,ksp.kd.attention=0' "
+        "(repeatable; see ls methods --verbose); part of the cells' config hash",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the cells the run would compute, skip (finished) and not run (unreachable); train and write nothing",
+    )
+    run.add_argument("--tasks", type=_csv(str), help="comma-separated GLUE tasks, e.g. sst2,mrpc")
+    run.add_argument("--budgets", type=_csv(float), help="FLOP fractions in (0, 1], e.g. 0.5,0.1")
+    run.add_argument("--seeds", type=_csv(int), help="e.g. 0,1,2")
+    run.add_argument("--model", help=MODEL_HELP)
+    run.add_argument("--max-train-samples", type=int, help="seeded train subsample size")
+    run.add_argument("--max-eval-samples", type=int, help="seeded dev subsample size (default: all)")
+    run.add_argument(
+        "--epochs", type=_epochs, help="the teacher's epochs S for every task (compared rows train 2S lineage steps)"
+    )
+    run.add_argument(
+        "--max-steps", type=int, help="the teacher's optimizer steps S (overrides epochs; compared rows train 2S)"
+    )
+    run.add_argument("--learning-rate", type=_positive_float)
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--lr-schedule", choices=["linear", "constant"], help="learning-rate schedule for every method")
+    run.add_argument("--results-dir", type=Path, help="default: results/<preset>")
+    run.add_argument("--glue-dir", type=Path, help=GLUE_DIR_HELP)
+    run.add_argument(
+        "--cache-dir", type=Path, help="teacher cache (default: $PRUNE_SUITE_CACHE or ~/.cache/prune_suite)"
+    )
+    run.add_argument(
+        "--plugins",
+        action="append",
+        default=[],
+        metavar=PLUGINS_METAVAR,
+        help="import extra method plugins (repeatable)",
+    )
+    run.add_argument(
+        "--device", default="auto", help="auto (default: the GPU when there is one) | cpu | cuda | cuda:N | mps"
+    )
+    run.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="autocast dtype of forward passes; auto (default): bf16 where the device computes it natively,"
+        " else fp32 (weights, masks and losses stay fp32; fp16 on CUDA only)",
+    )
+    run.add_argument(
+        "--batching",
+        choices=BATCHINGS,
+        help="training batches: random, or grouped by length (reshuffled per epoch); default: the preset's",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--save-models",
+        action="store_true",
+        help="keep each cell's finalized model beside its record (<record>.model/; cells run by this invocation)",
+    )
+    run.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write the training curves as TensorBoard runs under <results>/tensorboard (needs tensorboard)",
+    )
+    run.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local (default): the cells one after another in this process; ray: as Ray tasks",
+    )
+    run.add_argument("--ray-address", help="ray: join a running cluster ('auto' or ray://HOST:PORT)")
+    run.add_argument("--workers", type=int, help="ray: start a local cluster for N cells at once (default: CPUs)")
+    run.add_argument("--cpus-per-cell", type=_positive_float, help="ray: CPUs reserved per cell (default 1)")
+    run.add_argument("--gpus-per-cell", type=_non_negative_float, help="ray: GPUs per cell, fractions allowed")
+    run.add_argument("--max-retries", type=int, help="ray: retries of a cell whose worker died (default 2)")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run's flags, every one checked, with the preset they override and the methods they select."""
+
+    preset: Preset
+    methods: tuple[str, ...]
+    method_args: dict[str, dict[str, Any]]
+    glue_dir: Path | None
+    results_dir: Path
+    cache_dir: Path | None  # None: the default teacher cache
+    placement: Placement
+    ray_options: RayOptions | None  # None: the cells run in this process
+    plugins: tuple[str, ...]
+    no_progress: bool
+    dry_run: bool
+    save_models: bool
+    tensorboard: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RunRequest:
+        """The checks in the order a user fixes them: executor and device, then the grid, then the methods
+        and the data. Each failure is one SuiteError line; loads the plugins the methods may come from."""
+        from suite.registry import load_plugins, parse_method_args, resolve_method_names
+        from suite.spec.presets import get_preset
+        from suite.spec.tasks import get_task
+
+        ray_options = _ray_options(args)
+        placement = _placement(args, ray_options)
+        if args.tensorboard:
+            from suite.run.sinks import summary_writer_class
+
+            summary_writer_class()  # a missing TensorBoard is one line before anything trains
+        preset = get_preset(args.preset)
+        check_budgets(args.budgets or (), example=", e.g. --budgets 0.5,0.1")
+        for name, value in (
+            ("--max-train-samples", args.max_train_samples),
+            ("--max-eval-samples", args.max_eval_samples),
+            ("--max-steps", args.max_steps),
+            ("--batch-size", args.batch_size),
+        ):
+            if value is not None and value <= 0:
+                raise SuiteError(f"{name} must be a positive integer, got {value}")
+        if args.max_eval_samples is not None and args.max_eval_samples < 2:
+            # Correlation metrics (STS-B, CoLA's Matthews) are undefined on a single example.
+            raise SuiteError(f"--max-eval-samples must be at least 2, got {args.max_eval_samples}")
+        tasks = tuple(get_task(t).name for t in args.tasks) if args.tasks else None
+        preset = preset.with_overrides(
+            tasks=tasks,
+            budgets=args.budgets,
+            seeds=args.seeds,
+            model=args.model,
+            max_train_samples=args.max_train_samples,
+            max_eval_samples=args.max_eval_samples,
+            epochs=args.epochs,
+            max_steps=args.max_steps,
+            learning_rate=args.learning_rate,
+            batch_size=args.batch_size,
+            lr_schedule=args.lr_schedule,
+            group_by_length=None if args.batching is None else args.batching == "length",
+        )
+        load_plugins(args.plugins)
+        methods = resolve_method_names(args.methods)
+        method_args = parse_method_args(args.method_args, methods)
+        return cls(
+            preset=preset,
+            methods=tuple(methods),
+            method_args=method_args,
+            glue_dir=checked_glue_dir(args.glue_dir),
+            results_dir=args.results_dir or Path("results") / preset.name,
+            cache_dir=args.cache_dir,
+            placement=placement,
+            ray_options=ray_options,
+            plugins=tuple(args.plugins),
+            no_progress=args.no_progress,
+            dry_run=args.dry_run,
+            save_models=args.save_models,
+            tensorboard=args.tensorboard,
+        )
+
+
+def _ray_options(args: argparse.Namespace) -> RayOptions | None:
+    """The Ray executor's options, or None for the in-process executor (whose flags are refused)."""
+    ray_flags = {
+        "--ray-address": args.ray_address,
+        "--workers": args.workers,
+        "--cpus-per-cell": args.cpus_per_cell,
+        "--gpus-per-cell": args.gpus_per_cell,
+        "--max-retries": args.max_retries,
+    }
+    given = [name for name, value in ray_flags.items() if value is not None]
+    if args.executor != "ray":
+        if given:
+            raise SuiteError(f"{', '.join(given)} apply to --executor ray only; add --executor ray or drop them")
+        return None
+    from suite.run.executors.ray_driver import RayOptions, import_ray
+
+    import_ray()  # a missing Ray is one line before anything else happens
+    if args.ray_address and args.workers is not None:
+        raise SuiteError("--workers starts a local Ray cluster; with --ray-address the cluster's size is its own")
+    if args.workers is not None and args.workers < 1:
+        raise SuiteError(f"--workers must be at least 1, got {args.workers}")
+    if args.max_retries is not None and args.max_retries < 0:
+        raise SuiteError(f"--max-retries must be 0 or more, got {args.max_retries}")
+    return RayOptions(
+        address=args.ray_address,
+        workers=args.workers,
+        cpus_per_cell=args.cpus_per_cell or 1.0,
+        gpus_per_cell=args.gpus_per_cell or 0.0,
+        max_retries=2 if args.max_retries is None else args.max_retries,
+    )
+
+
+def _placement(args: argparse.Namespace, ray_options: RayOptions | None) -> Placement:
+    """Device and precision of the cells. On Ray the cells run on the workers: `auto` means a GPU when
+    cells are given GPUs, and the driver (which may have none) does not check the device itself."""
+    import torch
+
+    from suite.compute.device import Placement, check_precision
+
+    if ray_options is None or not ray_options.gpus_per_cell:
+        if ray_options is not None and args.device not in ("auto", "cpu"):
+            raise SuiteError(f"--device {args.device} on Ray needs --gpus-per-cell (Ray hands GPUs to tasks)")
+        return Placement.from_flags("cpu" if ray_options is not None else args.device, args.precision)
+    if args.device not in ("auto", "cuda"):
+        raise SuiteError(f"--gpus-per-cell runs cells on CUDA GPUs; --device {args.device} does not match")
+    device = torch.device("cuda")
+    if torch.cuda.is_available():
+        return Placement(device, check_precision(args.precision, device))
+    # No GPU here to ask: auto means bf16 (every GPU generation since Ampere has it); a worker whose
+    # GPU lacks it fails its cells with that reason.
+    return Placement(device, "bf16" if args.precision == "auto" else args.precision)
+
+
+def run(args: argparse.Namespace) -> int:
+    return execute(RunRequest.from_args(args))
+
+
+def execute(request: RunRequest) -> int:
+    """Run (or with dry_run, plan) the request's grid; 1 when some cell failed."""
+    from suite.run.grid import Grid
+    from suite.run.identity import Execution
+    from suite.run.plan import expand_grid
+    from suite.run.teachers import default_cache_dir
+    from suite.spec.knobs import format_value
+
+    preset, methods, method_args = request.preset, list(request.methods), request.method_args
+    glue_dir, results_dir = request.glue_dir, request.results_dir
+    placement, ray_options = request.placement, request.ray_options
+    print_data_source(glue_dir)
+    print(
+        f"device: {placement.record['type']} ({placement.record['name']}), precision {placement.precision}"
+        if ray_options is None
+        else f"device: {placement.device.type} on the Ray workers, precision {placement.precision}",
+        file=sys.stderr,
+    )
+    execution = Execution(
+        progress=not request.no_progress, save_models=request.save_models, tensorboard=request.tensorboard
+    )
+    grid = Grid.build(
+        preset,
+        results_dir,
+        glue_dir,
+        request.cache_dir or default_cache_dir(),
+        placement=placement,
+        method_args=method_args,
+        execution=execution,
+        read_only=request.dry_run,
+    )
+    cells = expand_grid(preset, methods)
+    print(
+        f"{len(cells)} cells: {len(preset.tasks)} tasks x {len(methods)} methods, budgets "
+        f"{','.join(f'{b:g}' for b in preset.budgets)}, seeds {','.join(map(str, preset.seeds))}; "
+        f"model {preset.model}; results in {results_dir}",
+        file=sys.stderr,
+    )
+    for method, values in method_args.items():
+        print(f"{method} knobs: " + ", ".join(f"{k}={format_value(v)}" for k, v in values.items()), file=sys.stderr)
+    if request.dry_run:
+        from suite.cli.dry_run import print_plan
+
+        return print_plan(grid, cells)
+
+    def report(result, progress) -> None:
+        score = "-" if result.score is None else f"{result.score:.2f}"
+        fraction = result.flops.get("fraction")
+        frac = "-" if fraction is None else f"{fraction:.3f}"
+        print(
+            f"{result.task:6s} {result.method:12s} budget {result.budget:<5g} seed {result.seed}: "
+            f"{result.status:11s} score {score:>6s}  FLOP fraction {frac}  {result.wall_s:.0f}s"
+            f"  [{progress.done}/{progress.total} cells, {_left(progress.remaining_s)}]"
+            + (f"  ({result.error.splitlines()[0]})" if result.error else ""),
+            file=sys.stderr,
+        )
+
+    if ray_options is None:
+        from suite.run.executors.local import run_local
+
+        summary = run_local(grid, cells, on_result=report)
+    else:
+        from suite.run.executors.ray_driver import run_on_ray
+        from suite.run.executors.ray_worker import spec_for
+
+        threads = max(1, int(ray_options.cpus_per_cell))
+        spec = spec_for(grid, request.plugins, threads, placement.device.type)
+        summary = run_on_ray(grid, cells, ray_options, spec, on_result=report)
+        print(f"cell logs in {results_dir / 'logs'}", file=sys.stderr)
+    for cell, reason in summary.unreachable:
+        print(
+            f"{cell.task:6s} {cell.method:12s} budget {cell.budget:<5g} seed {cell.seed}: not run: {reason}",
+            file=sys.stderr,
+        )
+    print(
+        f"done: {summary.count('ok')} ok, {summary.count('over_budget')} over budget, "
+        f"{summary.count('failed')} failed, {len(summary.skipped)} already finished (skipped), "
+        + (f"{len(summary.busy)} being computed by another run (left to it), " if summary.busy else "")
+        + f"{len(summary.unreachable)} unreachable by design (not run)",
+        file=sys.stderr,
+    )
+    if summary.unreachable and not summary.ran and not summary.skipped:
+        raise SuiteError("no requested cell can be run: every method/budget pair above is out of its reach")
+    print(
+        f"records in {results_dir}; tables and plots: python -m suite leaderboard --results-dir {results_dir}",
+        file=sys.stderr,
+    )
+    return 1 if summary.any_failed else 0
+
+
+def _left(seconds: float | None) -> str:
+    """The grid's remaining time in words (an estimate from the cells finished so far)."""
+    if seconds is None:
+        return "time left unknown"
+    if seconds <= 0:
+        return "grid done"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"about {max(1, round(minutes))} min left"
+    return f"about {minutes / 60:.1f} h left"
