@@ -34,8 +34,10 @@ run: install
 test: install lint
 	$(PY) -m pytest -q
 
+# ruff, then the import contracts in pyproject.toml (layers, torch-free modules, no cycles).
 lint: install
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 # The committed CPU leaderboard: result files under leaderboards/cpu/results (an interrupted
 # run resumes), tables, CSV, plots and README beside them. SEEDS=0 or SEEDS=0,1,2.

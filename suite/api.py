@@ -2,6 +2,25 @@
 
 The harness owns the model, the data and the training loop; a method only sees the hooks below,
 so every method gets the same optimizer, schedule, step count and data (the fairness contract).
+Where each hook fires in one cell of the grid (suite.run.harness, suite.compute.train):
+
+    reason = method.unreachable(model, reference, budget)      # planning: a reason skips the cell
+    model = copy of the teacher if method.start == "teacher" else the pre-trained checkpoint
+    ctx = RunContext(task, budget, seed, total_steps, reference, teacher, calibration_batches, ...)
+    model = method.prepare(model, ctx)
+    optimizer = AdamW(method.param_groups(model, lr, weight_decay)); lr schedule with warmup
+    extra = method.forward_kwargs()
+    for step in 1 .. ctx.total_steps:                          # reshuffled epochs of the train split
+        outputs = model(**batch, **extra)
+        loss = method.training_loss(model, batch, outputs, ctx)
+        loss.backward()                                        # unscaled gradients under fp16
+        method.on_gradients(model, step, ctx)
+        clip gradients; optimizer step; lr schedule step; zero gradients
+        method.on_step_end(model, step, ctx)
+        if a training-curve row is due (every curve_every steps and at the last):
+            row(step, loss, lr, method.flop_fraction(model, ctx), method.loss_parts())
+    model = method.finalize(model, ctx)
+    evaluate(model); status "ok" if budget.allows(effective FLOPs / reference.dense) else "over_budget"
 """
 
 from __future__ import annotations
@@ -14,13 +33,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
+# PruningSchedule and TaskSpec are part of the interface (RunContext fields): importable from here.
 from suite.sparsity import sparsity_cannot_reach
 from suite.spec.rules import BUDGET_TOLERANCE, STARTS, within_budget
 from suite.spec.schedules import PruningSchedule
+from suite.spec.tasks import TaskSpec
 
 if TYPE_CHECKING:
     from suite.flops import FlopReport
-    from suite.spec.tasks import TaskSpec
 
 
 @dataclass(frozen=True)
@@ -144,13 +164,8 @@ class PruningMethod(ABC):
 
     def loss_parts(self) -> dict[str, float]:
         """The named terms of the last `training_loss` (for the training curve); empty when the loss is
-        one term. The default reports the terms of the suite.distill.Distiller the method holds as an
-        attribute, so a method that distils through it reports its terms without code of its own."""
-        from suite.distill import Distiller
-
-        for value in vars(self).values():
-            if isinstance(value, Distiller):
-                return dict(value.last_parts)
+        one term. The default is empty; suite.distill.DistillsFromTeacher reports its Distiller's terms,
+        so a method that distils through it reports them without code of its own."""
         return {}
 
     def flop_fraction(self, model: nn.Module, ctx: RunContext) -> float:

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from suite.api import RunContext
 from suite.flops import head_size
-
-if TYPE_CHECKING:
-    from suite.api import RunContext
 
 
 @dataclass(frozen=True)
@@ -196,6 +193,9 @@ class DistillsFromTeacher:
 
     def training_loss(self, model: nn.Module, batch: dict, outputs, ctx: RunContext) -> torch.Tensor:
         return outputs.loss if self.distiller is None else self.distiller.loss(batch, outputs)[0]
+
+    def loss_parts(self) -> dict[str, float]:
+        return {} if self.distiller is None else dict(self.distiller.last_parts)
 
     def stop_distilling(self) -> None:
         if self.distiller is not None:

@@ -73,6 +73,7 @@ def test_malformed_tsv_is_reported_before_any_cell(capsys, tmp_path, glue_dir):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.integration
 def test_smoke_run_then_leaderboard(capsys, tmp_path, glue_dir, monkeypatch):
     monkeypatch.setenv("PRUNE_SUITE_CACHE", str(tmp_path / "cache"))
     results = tmp_path / "results"
@@ -231,6 +232,7 @@ def test_latency_bench_prints_speedups_of_finalized_models(capsys, glue_dir):
     assert rows["dense"][3] == "1.00x" and rows["layers"][1] == "0.5"
 
 
+@pytest.mark.integration
 def test_cells_out_of_a_methods_reach_are_listed_not_run(capsys, tmp_path, glue_dir):
     # The tiny model has 2 layers: at budget 0.3 layer dropping cannot keep a whole one.
     base = ["run", "--preset", "smoke", "--tasks", "sst2", "--budgets", "0.3", "--glue-dir", str(glue_dir)]

@@ -129,6 +129,7 @@ def test_teacher_layers_and_the_monotone_dynamic_map():
     assert align(losses, torch.tensor([True, True, False, True])) == [0, 1, 3]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("budget", [0.5, 0.25, 0.1])
 def test_smoke_cells_are_within_budget_and_physically_smaller(budget, tmp_path, glue_dir, smoke_preset):
     preset = replace(smoke_preset, flop_seq_len=16, max_train_samples=64, curve_every=1)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import DataCollatorWithPadding, PreTrainedModel
 
-from suite.api import Budget, RunContext
+from suite.api import Budget
 from suite.compute.data import load_task, tokenize
 from suite.compute.models import load_model, load_tokenizer
 from suite.compute.train import TrainConfig, make_loader, train
@@ -17,6 +17,7 @@ from suite.flops import budget_fraction, count_flops
 from suite.registry import get_method, list_methods
 from suite.spec.tasks import get_task
 from suite.structure import load_pruned, save_pruned
+from tests.builders import run_context
 
 BUDGET = 0.5
 STEPS = 3
@@ -43,13 +44,11 @@ def test_method_contract(name, setup, tmp_path):
     reference = count_flops(load_model("tiny", task, seed=0), 128)
     # The starting weights the harness hands over: the teacher's copy, or the pre-trained model.
     model = copy.deepcopy(teacher).requires_grad_(True) if method.start == "teacher" else load_model("tiny", task, 0)
-    ctx = RunContext(
+    ctx = run_context(
+        reference,
         task=task,
-        budget=budget,
-        seed=0,
+        budget=budget.fraction,
         total_steps=STEPS,
-        reference=reference,
-        flop_seq_len=128,
         teacher=copy.deepcopy(teacher) if method.info.needs_teacher else None,
         calibration_batches=[next(iter(make_loader(train_set, collator, 8, seed=0)))],
     )

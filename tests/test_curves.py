@@ -29,6 +29,7 @@ def preset(smoke_preset):
     return replace(smoke_preset, tasks=("mrpc",), max_train_samples=64, latency_batches=(1,), curve_every=3)
 
 
+@pytest.mark.integration
 def test_every_cell_writes_its_curve_with_the_distillation_terms(tmp_path, glue_dir, preset):
     harness = Grid.build(
         preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False)
@@ -65,6 +66,7 @@ def test_every_cell_writes_its_curve_with_the_distillation_terms(tmp_path, glue_
     assert all(row["flop_fraction"] == pytest.approx(1.0) for row in curves["teacher"])
 
 
+@pytest.mark.integration
 def test_the_curve_interval_is_not_part_of_the_config_hash(tmp_path, glue_dir, preset):
     cells = expand_grid(preset, ["random"])
     run_local(
@@ -95,6 +97,7 @@ def test_a_row_every_interval_and_the_last_step_and_terms_as_columns():
         TrainingCurve(every=0, total_steps=10)
 
 
+@pytest.mark.integration
 def test_tensorboard_gets_the_same_scalars(tmp_path, glue_dir, preset):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

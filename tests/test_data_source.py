@@ -121,6 +121,7 @@ def test_run_offline_without_a_folder_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.integration
 def test_run_names_its_folder_first_and_records_it(capsys, tmp_path, glue_dir, monkeypatch):
     from suite.cli import main
 

@@ -77,6 +77,7 @@ def test_native_bf16_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
         assert device.has_native_cpu_bf16() is expected, flags
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_smoke_cells_on_an_explicit_cpu_record_device_and_precision(capsys, tmp_path, glue_dir, precision):
     argv = ["run", "--preset", "smoke", "--methods", "ksp", "--tasks", "mrpc", "--device", "cpu"]
@@ -91,6 +92,7 @@ def test_smoke_cells_on_an_explicit_cpu_record_device_and_precision(capsys, tmp_
     assert record["run_config"]["train"]["group_by_length"] is True  # length-grouped batches by default
 
 
+@pytest.mark.integration
 def test_a_run_without_flags_records_the_resolved_default_precision(capsys, tmp_path, glue_dir):
     from suite.compute.device import default_precision
 

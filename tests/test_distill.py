@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from transformers import BertForSequenceClassification
 
 from suite.distill import AttentionScores, Distiller, KDWeights, soft_cross_entropy
+from tests.builders import run_context
 from tests.models import tiny_bert
 
 
@@ -107,7 +108,6 @@ def test_the_distill_student_starts_from_the_teacher_layers_it_is_matched_to():
     import copy
 
     from methods.distill import SmallDenseStudent, student_layers
-    from suite.api import Budget, RunContext
     from suite.compute.models import load_model
     from suite.flops import count_flops
     from suite.registry import get_method
@@ -121,15 +121,7 @@ def test_the_distill_student_starts_from_the_teacher_layers_it_is_matched_to():
     method = get_method("distill")
     assert isinstance(method, SmallDenseStudent)
     reference = count_flops(load_model("tiny", task, seed=0), 128)
-    ctx = RunContext(
-        task=task,
-        budget=Budget(0.5),
-        seed=0,
-        total_steps=3,
-        reference=reference,
-        flop_seq_len=128,
-        teacher=copy.deepcopy(teacher),
-    )
+    ctx = run_context(reference, task=task, teacher=copy.deepcopy(teacher))
     student = method.prepare(copy.deepcopy(teacher), ctx)
     kept = len(student.bert.encoder.layer)
     assert kept == 1  # one of two layers: the old rule kept the first, the mapping asks for the second

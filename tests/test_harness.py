@@ -89,6 +89,7 @@ def harness(tmp_path, glue_dir, smoke_preset):
     )
 
 
+@pytest.mark.integration
 def test_dense_records_have_every_field_and_resume_skips(harness, smoke_preset, tmp_path):
     cells = expand_grid(smoke_preset, ["dense"])
     assert cells == [Cell("sst2", "dense", 1.0, 0), Cell("mrpc", "dense", 1.0, 0)]
@@ -125,6 +126,7 @@ def test_dense_records_have_every_field_and_resume_skips(harness, smoke_preset, 
     assert not second.ran and len(second.skipped) == 2
 
 
+@pytest.mark.integration
 def test_cells_are_reproducible(tmp_path, glue_dir, smoke_preset):
     scores = []
     for run in ("a", "b"):
@@ -135,6 +137,7 @@ def test_cells_are_reproducible(tmp_path, glue_dir, smoke_preset):
     assert scores[0] == scores[1]
 
 
+@pytest.mark.integration
 def test_failures_are_recorded_and_the_grid_goes_on(harness, smoke_preset, tmp_path, isolated_registry):
     plugin = tmp_path / "plugins.py"
     plugin.write_text(PLUGINS)
@@ -156,6 +159,7 @@ def test_failures_are_recorded_and_the_grid_goes_on(harness, smoke_preset, tmp_p
     assert sorted(r.method for r in rerun.ran) == ["t-explodes", "t-nan"]
 
 
+@pytest.mark.integration
 def test_changed_config_reruns_the_cell(harness, smoke_preset, tmp_path):
     from dataclasses import replace
 

@@ -10,14 +10,14 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 from methods.heads import HeadPruningConfig, plan_for_budget
-from suite.api import Budget, RunContext
+from suite.api import RunContext
 from suite.compat.textpruner import iterative_prune, quiet_progress, shim_report, sync_linear_features
 from suite.distill import KDWeights
 from suite.errors import SuiteError
 from suite.flops import count_flops
 from suite.registry import get_method
-from suite.spec.tasks import get_task
 from suite.structure import prune_ffn_neurons, prune_heads, structure_of
+from tests.builders import run_context
 from tests.models import tiny_bert
 
 N = 128
@@ -151,15 +151,8 @@ def test_iterative_prune_equals_masking_with_textpruners_masks():
 
 
 def context(teacher, budget: float = 0.5) -> RunContext:
-    return RunContext(
-        task=get_task("sst2"),
-        budget=Budget(budget),
-        seed=0,
-        total_steps=2,
-        reference=count_flops(teacher, N),
-        flop_seq_len=N,
-        teacher=teacher,
-        calibration_batches=batches(),
+    return run_context(
+        teacher, budget=budget, total_steps=2, flop_seq_len=N, teacher=teacher, calibration_batches=batches()
     )
 
 

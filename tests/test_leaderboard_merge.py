@@ -14,6 +14,7 @@ from suite.cli import main
 from suite.leaderboard import merge_results, write_leaderboard
 from tests.conftest import run_smoke
 
+pytestmark = pytest.mark.integration
 DENSE_SEED1 = Path("sst2/dense/budget1_seed1.json")
 TRIVIAL = Path("sst2/trivial/budget1_seed0.json")
 

@@ -14,13 +14,13 @@ import torch
 from torch import nn
 from transformers import BertForSequenceClassification, PreTrainedModel
 
-from suite.api import Budget, RunContext
+from suite.api import RunContext
 from suite.compat.nn_pruning import import_nn_pruning
 from suite.compute.train import TrainConfig, TrainStep
 from suite.flops import budget_fraction, count_flops, encoder_linears
 from suite.registry import get_method
 from suite.sparsity import PruningSchedule, kept_fraction_for_budget
-from suite.spec.tasks import get_task
+from tests.builders import run_context
 from tests.models import tiny_bert
 
 SEQ = 16  # FLOP sequence length of the tiny model: short enough that budget 0.5 is reachable
@@ -54,15 +54,9 @@ def batches(count: int = STEPS, seed: int = 0) -> list[dict[str, torch.Tensor]]:
 def context(
     model, total_steps: int = STEPS, budget: float = 0.5, schedule: PruningSchedule | None = None
 ) -> RunContext:
-    return RunContext(
-        task=get_task("sst2"),
-        budget=Budget(budget),
-        seed=0,
-        total_steps=total_steps,
-        reference=count_flops(model, SEQ),
-        flop_seq_len=SEQ,
-        teacher=tiny(seed=1).eval().requires_grad_(False),
-        schedule=schedule or PruningSchedule(),
+    teacher = tiny(seed=1).eval().requires_grad_(False)
+    return run_context(
+        model, budget=budget, total_steps=total_steps, flop_seq_len=SEQ, teacher=teacher, schedule=schedule
     )
 
 

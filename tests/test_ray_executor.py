@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.integration
 
 from suite.cli import main  # noqa: E402
 from suite.records.layout import log_path, teacher_log_path  # noqa: E402

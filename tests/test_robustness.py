@@ -55,6 +55,7 @@ def test_plain_names_register(isolated_registry):
     assert "my-method_2.1" in isolated_registry.list_methods()
 
 
+@pytest.mark.integration
 def test_faults_outside_run_cell_become_failed_records_and_the_grid_goes_on(small_harness, isolated_registry):
     @isolated_registry.register_method(_info("t-init-raises"))
     class InitRaises(_Plain):
@@ -110,6 +111,7 @@ def test_a_results_path_that_cannot_take_records_is_refused_before_training(tmp_
     assert not (tmp_path / "cache" / "teachers").exists()  # nothing trained
 
 
+@pytest.mark.integration
 def test_a_rerun_with_another_configuration_keeps_the_old_record_aside(small_harness, tmp_path, glue_dir):
     cells = expand_grid(small_harness.spec.preset, ["dense"])
     run_local(small_harness, cells)
@@ -176,6 +178,7 @@ def test_bench_latency_budgets_are_checked(capsys):
     assert "error: budget 0 is outside (0, 1]" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_a_cell_another_run_is_computing_is_left_to_it(small_harness):
     from filelock import FileLock
 

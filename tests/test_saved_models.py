@@ -60,6 +60,7 @@ def assert_reloads_with_the_cells_predictions(harness: Grid, record_path: Path) 
     return model
 
 
+@pytest.mark.integration
 def test_heads_and_ksp_models_reload_with_their_shapes_and_give_the_same_logits(saved_run):
     harness, cells = saved_run
     paths = {c.method: cell_path(harness.store.root, c.task, c.method, c.budget, c.seed) for c in cells}
@@ -93,6 +94,7 @@ def test_heads_and_ksp_models_reload_with_their_shapes_and_give_the_same_logits(
     assert float(torch.count_nonzero(ffn_in)) / ffn_in.numel() < 0.9
 
 
+@pytest.mark.integration
 def test_save_models_does_not_change_which_cells_are_finished(saved_run, tmp_path):
     harness, cells = saved_run
     again = Grid.build(
@@ -106,6 +108,7 @@ def test_save_models_does_not_change_which_cells_are_finished(saved_run, tmp_pat
     assert not summary.ran and len(summary.skipped) == len(cells)
 
 
+@pytest.mark.integration
 def test_export_copies_one_saved_model_out_and_refuses_bad_targets(saved_run, tmp_path, capsys):
     harness, cells = saved_run
     ksp = next(c for c in cells if c.method == "ksp")
@@ -138,6 +141,7 @@ def test_export_copies_one_saved_model_out_and_refuses_bad_targets(saved_run, tm
     assert (tmp_path / "empty" / "config.json").is_file()
 
 
+@pytest.mark.integration
 def test_export_says_when_a_cell_has_no_saved_model(tmp_path, glue_dir, smoke_preset, capsys):
     preset = replace(smoke_preset, tasks=("mrpc",), max_train_samples=16, max_eval_samples=16, latency_batches=(1,))
     harness = Grid.build(

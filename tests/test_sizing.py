@@ -8,6 +8,7 @@ from suite.api import Budget
 from suite.errors import SuiteError
 from suite.flops import count_flops
 from suite.sizing import DenseShape, layer_flops, shape_fraction, student_shape
+from tests.builders import run_context
 from tests.models import minilm_shaped
 
 
@@ -56,9 +57,7 @@ def test_structured_students_use_at_least_90_percent_of_each_budget_on_minilm(mi
     builds is physically smaller and spends 90-101% of every budget it can reach."""
     import copy
 
-    from suite.api import RunContext
     from suite.registry import get_method
-    from suite.spec.tasks import get_task
 
     teacher = minilm_shaped(0, vocab_size=128).eval()
     used = {}
@@ -67,15 +66,7 @@ def test_structured_students_use_at_least_90_percent_of_each_budget_on_minilm(mi
         if method.unreachable(teacher, minilm_reference, Budget(budget)):
             used[budget] = None
             continue
-        ctx = RunContext(
-            task=get_task("sst2"),
-            budget=Budget(budget),
-            seed=0,
-            total_steps=3,
-            reference=minilm_reference,
-            flop_seq_len=128,
-            teacher=teacher,
-        )
+        ctx = run_context(minilm_reference, budget=budget, teacher=teacher)
         student = method.prepare(copy.deepcopy(teacher), ctx)
         used[budget] = count_flops(student, 128).effective / minilm_reference.dense / budget
         method.finalize(student, ctx)

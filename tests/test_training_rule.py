@@ -60,6 +60,7 @@ def test_the_starts_the_issue_names():
         assert get_method(name).start == "pretrained", name
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", list_methods())
 def test_every_method_meets_the_training_rule_and_leaves_predictions(name, rule_harness):
     method = get_method(name)
@@ -94,6 +95,7 @@ def _f1(predictions: np.ndarray, labels: np.ndarray) -> float:
     return 2 * tp / max(int((predictions == 1).sum() + (labels == 1).sum()), 1)
 
 
+@pytest.mark.integration
 def test_a_method_that_starts_from_the_teacher_gets_its_weights(rule_harness, isolated_registry):
     seen: list[dict[str, torch.Tensor]] = []
 
@@ -116,6 +118,7 @@ def test_a_method_that_starts_from_the_teacher_gets_its_weights(rule_harness, is
     assert seen and all(torch.equal(seen[0][k], teacher[k]) for k in teacher)
 
 
+@pytest.mark.integration
 def test_trivial_rows_are_written_from_the_data(rule_harness):
     run_local(rule_harness, expand_grid(rule_harness.spec.preset, ["dense"]))
     path = cell_path(rule_harness.store.root, TASK, "trivial", 1.0, 0)

@@ -103,6 +103,7 @@ def test_global_ranking_spreads_the_kept_weights_by_score_and_never_regrows(smok
     assert int(masks.masks[names[0]].sum()) == 0  # a pruned weight never wins back its slot
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("method", ["obert", "platon"])
 def test_smoke_cells_are_within_budget_at_half_and_a_tenth(method, tmp_path, glue_dir, smoke_preset):
     # FLOPs at length 16: the tiny model's attention products are 6% of its FLOPs there (33% at 128,

@@ -41,6 +41,7 @@ def edit(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
     path.write_text(json.dumps(record, indent=2))
 
 
+@pytest.mark.integration
 def test_a_clean_smoke_results_folder_passes(capsys, smoke_results):
     code, out, err = validate(capsys, smoke_results, "--preset", "smoke")
     assert code == 0 and err == ""
@@ -50,6 +51,7 @@ def test_a_clean_smoke_results_folder_passes(capsys, smoke_results):
     ]
 
 
+@pytest.mark.integration
 def test_another_preset_is_named_field_by_field(capsys, smoke_results):
     code, out, err = validate(capsys, smoke_results, "--preset", "cpu")
     assert code == 1 and len(out) == 8 and "8 problems" in err
@@ -57,6 +59,7 @@ def test_another_preset_is_named_field_by_field(capsys, smoke_results):
     assert 'not preset cpu: run_config.model is "tiny", the preset\'s "minilm-l6"' in heads
 
 
+@pytest.mark.integration
 def test_a_changed_flop_fraction_is_named(capsys, copy):
     edit(copy / HEADS, lambda r: r["flops"].update(fraction=0.4))
     code, out, _ = validate(capsys, copy)
@@ -64,6 +67,7 @@ def test_a_changed_flop_fraction_is_named(capsys, copy):
     assert out == [f"{copy / HEADS}: flops.fraction 0.4 is not flops.effective / flops.reference_dense = 0.497564"]
 
 
+@pytest.mark.integration
 def test_a_cell_over_budget_cannot_claim_ok(capsys, copy):
     def inflate(record: dict[str, Any]) -> None:
         flops = record["flops"]
@@ -75,6 +79,7 @@ def test_a_cell_over_budget_cannot_claim_ok(capsys, copy):
     assert code == 1 and out == [f"{copy / HEADS}: status ok, but its FLOP fraction 0.5971 exceeds budget 0.5 (+1%)"]
 
 
+@pytest.mark.integration
 def test_a_changed_score_is_named(capsys, copy):
     edit(copy / MAGNITUDE, lambda r: r.update(score=r["score"] + 0.5))
     code, out, _ = validate(capsys, copy)
@@ -82,12 +87,14 @@ def test_a_changed_score_is_named(capsys, copy):
     assert out[0].startswith(f"{copy / MAGNITUDE}: score ") and "its predictions give" in out[0]
 
 
+@pytest.mark.integration
 def test_a_changed_sub_metric_is_named(capsys, copy):
     edit(copy / DENSE, lambda r: r["metrics"].update(accuracy=99.0))
     code, out, _ = validate(capsys, copy)
     assert code == 1 and len(out) == 1 and out[0].startswith(f"{copy / DENSE}: metrics.accuracy is 99.0")
 
 
+@pytest.mark.integration
 def test_a_predictions_file_that_does_not_match_its_hash_is_named(capsys, copy):
     sidecar = copy / MAGNITUDE.with_name("budget0.5_seed0.predictions.json.gz")
     data = json.loads(gzip.decompress(sidecar.read_bytes()))
@@ -98,6 +105,7 @@ def test_a_predictions_file_that_does_not_match_its_hash_is_named(capsys, copy):
     assert out[0].startswith(f"{sidecar}: sha256 differs from the one in {MAGNITUDE.name}")
 
 
+@pytest.mark.integration
 def test_a_missing_predictions_file_is_named(capsys, copy):
     sidecar = copy / DENSE.with_name("budget1_seed0.predictions.json.gz")
     sidecar.unlink()
@@ -105,6 +113,7 @@ def test_a_missing_predictions_file_is_named(capsys, copy):
     assert code == 1 and out[0].startswith(f"{sidecar}: predictions named by {DENSE.name} are missing")
 
 
+@pytest.mark.integration
 def test_predictions_rewritten_with_their_hash_still_fail_on_the_score(capsys, copy):
     sidecar = copy / MAGNITUDE.with_name("budget0.5_seed0.predictions.json.gz")
     data = json.loads(gzip.decompress(sidecar.read_bytes()))
@@ -116,6 +125,7 @@ def test_predictions_rewritten_with_their_hash_still_fail_on_the_score(capsys, c
     assert code == 1 and any(line.startswith(f"{copy / MAGNITUDE}: score ") for line in out)
 
 
+@pytest.mark.integration
 def test_edited_settings_break_the_config_hash(capsys, copy):
     edit(copy / HEADS, lambda r: r["run_config"]["train"].update(learning_rate=0.5))
     code, out, _ = validate(capsys, copy)
@@ -130,6 +140,7 @@ def test_edited_settings_break_the_config_hash(capsys, copy):
     ]
 
 
+@pytest.mark.integration
 def test_the_training_rule_is_checked_within_a_record_and_across_a_task(capsys, copy):
     def shorter(record: dict[str, Any]) -> None:
         record["training"].update(own_steps=6, lineage_steps=6)
@@ -145,6 +156,7 @@ def test_the_training_rule_is_checked_within_a_record_and_across_a_task(capsys, 
     assert f"{copy / HEADS}: training.lineage_steps 8 is not own_steps 4 + inherited_steps 0" in heads
 
 
+@pytest.mark.integration
 def test_a_record_in_another_cells_place_and_bad_files_are_named(capsys, copy):
     (copy / "sst2" / "heads" / "budget0.5_seed0.json").rename(copy / "sst2" / "heads" / "budget0.5_seed1.json")
     (copy / "notes.json").write_text("{not json")
@@ -155,6 +167,7 @@ def test_a_record_in_another_cells_place_and_bad_files_are_named(capsys, copy):
     assert out[1] == f"{copy / 'sst2/heads/budget0.5_seed1.json'}: its fields name the cell whose record is {HEADS}"
 
 
+@pytest.mark.integration
 def test_missing_fields_are_listed(capsys, copy):
     edit(copy / DENSE, lambda r: [r.pop(k) for k in ("training", "predictions")])
     code, out, _ = validate(capsys, copy)
@@ -163,6 +176,7 @@ def test_missing_fields_are_listed(capsys, copy):
     ]
 
 
+@pytest.mark.integration
 def test_fields_of_the_wrong_shape_are_problems_not_tracebacks(capsys, copy):
     edit(copy / DENSE, lambda r: r.update(data=[1], training="long", flops=[0.5]))
     edit(copy / HEADS, lambda r: r.update(metrics=None, predictions=[]))
@@ -216,6 +230,7 @@ def test_other_eval_splits_are_recomputed_too(tmp_path):
     ]
 
 
+@pytest.mark.integration
 def test_validate_never_imports_torch(smoke_results):
     code = (
         "import sys; from suite.cli import main; "
@@ -225,6 +240,7 @@ def test_validate_never_imports_torch(smoke_results):
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
 
 
+@pytest.mark.integration
 def test_validation_is_deterministic(smoke_results):
     first = validate_results(smoke_results, get_preset("cpu"))
     assert first.problems == validate_results(smoke_results, get_preset("cpu")).problems
