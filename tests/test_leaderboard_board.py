@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from suite.leaderboard import (
-    PredictionsError,
     budget_table,
     build_board,
     cells_csv,
@@ -32,6 +31,7 @@ from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.signal_check import NO_SIGNAL, SIGNAL
 from suite.metrics.glue import task_metrics
 from suite.records.atomic import write_json_atomic
+from suite.records.formats import PredictionsError
 from suite.spec.tasks import get_task
 
 SIZES = {"sst2": 120, "rte": 80}

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from suite.errors import SuiteError
-from suite.leaderboard import RecordError, build_board, read_cells, write_leaderboard
+from suite.leaderboard import build_board, read_cells, write_leaderboard
 from suite.records.atomic import write_json_atomic
+from suite.records.checks import RecordError
 
 PUBLISHED_RESULTS = Path(__file__).resolve().parent.parent / "leaderboards" / "cpu" / "results"
 TASKS = ("sst2", "mrpc")

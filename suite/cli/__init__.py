@@ -614,7 +614,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from suite.leaderboard.validate import validate_results
+    from suite.records.validate import validate_results
     from suite.spec.presets import get_preset
 
     preset = get_preset(args.preset) if args.preset else None
