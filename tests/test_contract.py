@@ -17,7 +17,7 @@ from suite.flops import budget_fraction, count_flops
 from suite.registry import get_method, list_methods
 from suite.spec.tasks import get_task
 from suite.structure import load_pruned, save_pruned
-from tests.builders import run_context
+from tests.builders.context import run_context
 
 BUDGET = 0.5
 STEPS = 3

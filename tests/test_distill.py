@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from transformers import BertForSequenceClassification
 
 from suite.distill import AttentionScores, Distiller, KDWeights, soft_cross_entropy
-from tests.builders import run_context
-from tests.models import tiny_bert
+from tests.builders.context import run_context
+from tests.builders.models import tiny_bert
 
 
 def tiny(attn: str = "sdpa", num_labels: int = 2) -> BertForSequenceClassification:

@@ -9,7 +9,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import BertConfig, BertForSequenceClassification
 
 from suite.flops import budget_fraction, count_flops, linear_compression
-from tests.models import tiny_bert
+from tests.builders.models import tiny_bert
 
 N = 128
 # tiny: hidden 64, 4 heads of 16, FFN 128, 2 layers, 2 labels

@@ -17,8 +17,8 @@ from suite.errors import SuiteError
 from suite.flops import count_flops
 from suite.registry import get_method
 from suite.structure import prune_ffn_neurons, prune_heads, structure_of
-from tests.builders import run_context
-from tests.models import tiny_bert
+from tests.builders.context import run_context
+from tests.builders.models import tiny_bert
 
 N = 128
 H, HEADS, DH, FFN, LAYERS = 64, 4, 16, 128, 2

@@ -8,7 +8,7 @@ from transformers import BertForSequenceClassification
 from suite.compute.latency import CSRLinear, measure_latency, with_csr_linears
 from suite.sparsity import EncoderMasks
 from suite.structure import drop_layers
-from tests.models import tiny_bert
+from tests.builders.models import tiny_bert
 
 
 def tiny() -> BertForSequenceClassification:

@@ -10,27 +10,28 @@ import pytest
 
 from suite.leaderboard import budget_table, build_board, cells_csv, render_markdown, render_readme, write_leaderboard
 from suite.records.atomic import write_json_atomic
+from tests.builders.records import make_record
 
 
 def rec(method, task, budget, seed, score, status="ok", speedup=None, nonzero=20_000_000):
-    return {
-        "method": method,
-        "task": task,
-        "budget": budget,
-        "seed": seed,
-        "status": status,
-        "score": score if status == "ok" else None,
-        "flops": {"fraction": budget},
-        "params": {"nonzero": nonzero, "total": 22_000_000},
-        "latency_ms": {"batch_32": 100.0, "speedup": {"batch_32": speedup or 1.0 / budget}, "kernel": "dense"},
-        "run_config": {"train": {"epochs": 2, "batch_size": 32}, "data": {"max_train_samples": 100}},
-        "teacher": {"id": f"t-{task}-{seed}", "score": 0.0},
-        "train_steps": 7,
-        "versions": {"torch": "x"},
-        "git_sha": "abc",
-        "hardware": {"cpu_count": 2},
-        "error": "boom\nline 2" if status == "failed" else None,
-    }
+    return make_record(
+        task,
+        method,
+        budget,
+        seed,
+        score if status == "ok" else None,
+        status=status,
+        flops={"fraction": budget},
+        params={"nonzero": nonzero, "total": 22_000_000},
+        latency_ms={"batch_32": 100.0, "speedup": {"batch_32": speedup or 1.0 / budget}, "kernel": "dense"},
+        run_config={"train": {"epochs": 2, "batch_size": 32}, "data": {"max_train_samples": 100}},
+        teacher={"id": f"t-{task}-{seed}", "score": 0.0},
+        train_steps=7,
+        versions={"torch": "x"},
+        git_sha="abc",
+        hardware={"cpu_count": 2},
+        error="boom\nline 2" if status == "failed" else None,
+    )
 
 
 RECORDS = [

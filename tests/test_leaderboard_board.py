@@ -7,8 +7,6 @@ the majority class, exactly as the trivial baseline does, so rte must be flagged
 from __future__ import annotations
 
 import csv
-import gzip
-import hashlib
 import io
 import json
 import subprocess
@@ -19,7 +17,6 @@ import numpy as np
 import pytest
 
 from suite.leaderboard import (
-    PredictionsError,
     budget_table,
     build_board,
     cells_csv,
@@ -32,7 +29,9 @@ from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.signal_check import NO_SIGNAL, SIGNAL
 from suite.metrics.glue import task_metrics
 from suite.records.atomic import write_json_atomic
+from suite.records.formats import PredictionsError
 from suite.spec.tasks import get_task
+from tests.builders.records import attach_predictions, make_record, record_path
 
 SIZES = {"sst2": 120, "rte": 80}
 PFLOP = 1e15
@@ -68,18 +67,17 @@ def write_cell(
     labels = labels_of(task) if labels is None else labels
     spec = get_task(task)
     score = task_metrics(spec, predictions, labels)[spec.primary_metric]
-    record = {
-        "method": method,
-        "task": task,
-        "budget": budget,
-        "seed": seed,
-        "status": "ok",
-        "score": score,
-        "flops": {"fraction": budget},
-        "params": {"nonzero": int(20e6 * budget), "total": 22_000_000},
-        "latency_ms": {"batch_32": 100.0, "speedup": {"batch_32": 1.0 / budget}},
-        "train_steps": 7,
-    }
+    record = make_record(
+        task,
+        method,
+        budget,
+        seed,
+        score,
+        flops={"fraction": budget},
+        params={"nonzero": int(20e6 * budget), "total": 22_000_000},
+        latency_ms={"batch_32": 100.0, "speedup": {"batch_32": 1.0 / budget}},
+        train_steps=7,
+    )
     if role is not None:
         record["role"] = role
     if lineage is not None:
@@ -92,19 +90,9 @@ def write_cell(
             "flops": flops,
             "teacher_flops": teacher_flops,
         }
-    path = root / task / method / f"budget{budget:g}_seed{seed}.json"
+    path = record_path(root, record)
     if sidecar:
-        payload = {"split": "validation", "predictions": predictions.tolist(), "labels": labels.tolist()}
-        blob = gzip.compress(json.dumps(payload).encode(), mtime=0)
-        name = f"budget{budget:g}_seed{seed}.predictions.json.gz"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        (path.parent / name).write_bytes(blob)
-        record["predictions"] = {
-            "file": name,
-            "n": len(labels),
-            "sha256": hashlib.sha256(blob).hexdigest(),
-            "split": "validation",
-        }
+        attach_predictions(path, record, predictions, labels)
     write_json_atomic(path, record)
     return path
 

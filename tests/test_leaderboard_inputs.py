@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from suite.errors import SuiteError
-from suite.leaderboard import RecordError, build_board, read_cells, write_leaderboard
+from suite.leaderboard import build_board, read_cells, write_leaderboard
 from suite.records.atomic import write_json_atomic
+from suite.records.checks import RecordError
+from tests.builders.records import make_record, write_records
 
 PUBLISHED_RESULTS = Path(__file__).resolve().parent.parent / "leaderboards" / "cpu" / "results"
 TASKS = ("sst2", "mrpc")
@@ -40,39 +42,14 @@ def record(task: str, method: str, budget: float, seed: int, score: float = 80.0
     }
     if method != "dense":
         run_config["teacher"] = f"teacher-{task}-{seed}"
-    out = {
-        "method": method,
-        "task": task,
-        "budget": budget,
-        "seed": seed,
-        "status": "ok",
-        "score": score,
-        "model": "minilm-l6",
-        "flops": {"fraction": budget},
-        "run_config": run_config,
-    }
-    for dotted, value in changes.items():  # e.g. run_config__train__learning_rate=1e-4
-        *parents, last = dotted.split("__")
-        target = out
-        for key in parents:
-            target = target[key]
-        target[last] = value
-    return out
+    base = {"model": "minilm-l6", "flops": {"fraction": budget}, "run_config": run_config}
+    return make_record(task, method, budget, seed, score, **{**base, **changes})  # changes: run_config__train__...
 
 
 def trivial(task: str) -> dict:
     data = {"max_train_samples": 2000, "data_seed": 0, "data_sha256": f"hash-{task}"}
-    return {
-        "method": "trivial",
-        "role": "trivial",
-        "task": task,
-        "budget": 1.0,
-        "seed": 0,
-        "status": "ok",
-        "score": 50.0,
-        "model": None,
-        "run_config": {"data": data, "method": "trivial", "rule": f"majority class of {task}"},
-    }
+    run_config = {"data": data, "method": "trivial", "rule": f"majority class of {task}"}
+    return make_record(task, "trivial", 1.0, 0, 50.0, role="trivial", model=None, run_config=run_config)
 
 
 def grid() -> list[dict]:
@@ -83,15 +60,6 @@ def grid() -> list[dict]:
             out.append(record(task, "dense", 1.0, seed, 90.0 + seed))
             out.append(record(task, "ksp", 0.5, seed, 85.0 + seed))
     return out
-
-
-def write(root: Path, records: list[dict]) -> dict[tuple, Path]:
-    paths = {}
-    for r in records:
-        path = root / r["task"] / r["method"] / f"budget{r['budget']:g}_seed{r['seed']}.json"
-        write_json_atomic(path, r)
-        paths[(r["task"], r["method"], r["seed"])] = path
-    return paths
 
 
 def one_line(error: pytest.ExceptionInfo) -> str:
@@ -130,7 +98,7 @@ def test_legacy_records_beside_new_ones_build():
 def test_records_of_another_model_or_configuration_are_refused_naming_both_files(tmp_path, change, field):
     records = grid()
     records.append(record("mrpc", "magnitude", 0.5, 0, **change))
-    paths = write(tmp_path / "results", records)
+    paths = write_records(tmp_path / "results", records)
     with pytest.raises(RecordError) as error:
         write_leaderboard(tmp_path / "results", tmp_path / "board", plots=False)
     message = one_line(error)
@@ -159,7 +127,7 @@ def test_a_trivial_row_on_other_data_is_refused():
 def test_a_copied_record_is_refused_naming_both_files(tmp_path, status):
     records = grid()
     records[-1]["status"] = status
-    paths = write(tmp_path / "results", records)
+    paths = write_records(tmp_path / "results", records)
     original = paths[("mrpc", "ksp", 1)]
     duplicate = original.with_name(f"{original.stem} (copy).json")
     shutil.copyfile(original, duplicate)
@@ -179,7 +147,7 @@ def test_duplicates_in_memory_are_named_by_position():
 
 def test_unreadable_json_files_are_skipped_with_one_warning_each(tmp_path, caplog):
     results = tmp_path / "results"
-    write(results, grid())
+    write_records(results, grid())
     latin1 = results / "sst2" / "ksp" / "notes.json"
     latin1.write_bytes('{"method": "ksp", "task": "sst2", "note": "caf\xe9"}'.encode("latin-1"))
     truncated = results / "mrpc" / "ksp" / "budget0.25_seed0.json"
@@ -215,7 +183,7 @@ def test_a_malformed_field_is_one_error_naming_file_and_field(tmp_path, change, 
     records[-1].update(change)
     results = tmp_path / "results"
     for r in records[:-1]:
-        write(results, [r])
+        write_records(results, [r])
     bad = results / "mrpc" / "ksp" / "budget0.5_seed1.json"
     write_json_atomic(bad, records[-1])
     with pytest.raises(RecordError) as error:
@@ -228,7 +196,7 @@ def test_a_malformed_field_is_one_error_naming_file_and_field(tmp_path, change, 
 @pytest.mark.parametrize("missing", ["task", "budget", "seed"])
 def test_a_missing_field_is_one_error_naming_file_and_field(tmp_path, missing):
     results = tmp_path / "results"
-    paths = write(results, grid())
+    paths = write_records(results, grid())
     bad = paths[("sst2", "ksp", 0)]
     broken = record("sst2", "ksp", 0.5, 0)
     del broken[missing]
@@ -239,7 +207,7 @@ def test_a_missing_field_is_one_error_naming_file_and_field(tmp_path, missing):
 
 
 def test_out_naming_an_existing_file_is_refused_before_anything_is_written(tmp_path):
-    write(tmp_path / "results", grid())
+    write_records(tmp_path / "results", grid())
     out = tmp_path / "board.md"
     out.write_text("mine\n")
     with pytest.raises(SuiteError) as error:
@@ -249,7 +217,7 @@ def test_out_naming_an_existing_file_is_refused_before_anything_is_written(tmp_p
 
 
 def test_out_below_a_file_is_one_error(tmp_path):
-    write(tmp_path / "results", grid())
+    write_records(tmp_path / "results", grid())
     (tmp_path / "file").write_text("")
     with pytest.raises(SuiteError, match="cannot create the output folder"):
         write_leaderboard(tmp_path / "results", tmp_path / "file" / "board", plots=False)
@@ -263,7 +231,7 @@ def umask_022():
 
 
 def test_written_files_are_readable_as_the_umask_allows(tmp_path, umask_022):
-    write(tmp_path / "results", grid())
+    write_records(tmp_path / "results", grid())
     paths = write_leaderboard(tmp_path / "results", tmp_path / "board", resamples=20)
     assert {p.suffix for p in paths} == {".md", ".csv", ".png"}
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in paths} == {p.name: 0o644 for p in paths}
@@ -277,7 +245,7 @@ def test_cli_prints_one_error_line_for_a_mix(capsys, tmp_path):
 
     records = grid()
     records.append(record("sst2", "magnitude", 0.5, 0, run_config__precision="bf16"))
-    write(tmp_path / "results", records)
+    write_records(tmp_path / "results", records)
     code = main(["leaderboard", "--results-dir", str(tmp_path / "results"), "--no-plots"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1

@@ -20,8 +20,8 @@ from suite.compute.train import TrainConfig, TrainStep
 from suite.flops import budget_fraction, count_flops, encoder_linears
 from suite.registry import get_method
 from suite.sparsity import PruningSchedule, kept_fraction_for_budget
-from tests.builders import run_context
-from tests.models import tiny_bert
+from tests.builders.context import run_context
+from tests.builders.models import tiny_bert
 
 SEQ = 16  # FLOP sequence length of the tiny model: short enough that budget 0.5 is reachable
 STEPS = 10

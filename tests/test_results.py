@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from suite.records.atomic import write_json_atomic
 from suite.records.formats import Predictions
 from suite.records.layout import predictions_path
 from suite.records.reader import read_record, read_records
-from suite.records.schema import RunResult
+from suite.records.schema import RECORD_FIELDS, RunResult
 from suite.records.store import write_record
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +38,7 @@ def test_record_and_sidecar_follow_the_umask(tmp_path, umask, expected):
         f"""
         from pathlib import Path
         from suite.records.formats import Predictions
-        from suite.records.schema import RunResult
+        from suite.records.schema import RECORD_FIELDS, RunResult
         from suite.records.store import write_record
         result = RunResult(method="dense", task="sst2", budget=1.0, seed=0, status="ok", config_hash="abc")
         write_record(Path({str(tmp_path / "r.json")!r}), result, Predictions("validation", [0, 1], [1, 1]))
@@ -94,3 +95,10 @@ def test_clean_stale_temp_files_removes_only_old_temporaries(tmp_path):
     assert clean_stale_temp_files(tmp_path, older_than_s=3600) == [old]
     assert not old.exists() and fresh.exists() and kept.exists()
     assert clean_stale_temp_files(tmp_path / "missing") == []
+
+
+def test_the_readme_names_every_field_of_the_record():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Result record\n", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([a-z_]+)`", section))
+    assert [name for name in RECORD_FIELDS if name not in named] == []

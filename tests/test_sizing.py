@@ -8,8 +8,8 @@ from suite.api import Budget
 from suite.errors import SuiteError
 from suite.flops import count_flops
 from suite.sizing import DenseShape, layer_flops, shape_fraction, student_shape
-from tests.builders import run_context
-from tests.models import minilm_shaped
+from tests.builders.context import run_context
+from tests.builders.models import minilm_shaped
 
 
 @pytest.fixture(scope="module")

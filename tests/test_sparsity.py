@@ -8,7 +8,7 @@ import torch
 from suite.errors import SuiteError
 from suite.flops import budget_fraction, count_flops
 from suite.sparsity import EncoderMasks, cubic_sparsity, kept_fraction_for_budget, magnitude_mask
-from tests.models import minilm_shaped
+from tests.builders.models import minilm_shaped
 
 
 def test_budget_0_1_on_minilm_needs_about_95_percent_sparsity():

@@ -21,7 +21,7 @@ from suite.structure import (
     structure_of,
     uninstall_prune_heads,
 )
-from tests.models import tiny_bert
+from tests.builders.models import tiny_bert
 
 N = 128
 H, HEADS, DH, FFN, LAYERS, LABELS = 64, 4, 16, 128, 2, 2

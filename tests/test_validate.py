@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from suite.cli import main
-from suite.leaderboard.validate import validate_results
 from suite.records.provenance import config_hash
+from suite.records.validate import validate_results
 from suite.spec.presets import get_preset
 
 HEADS = Path("sst2/heads/budget0.5_seed0.json")
@@ -202,7 +202,7 @@ def test_bad_input_is_one_line(capsys, tmp_path):
 
 def test_other_eval_splits_are_recomputed_too(tmp_path):
     """MNLI's mismatched split has its own metric in the record, from the sidecar's other_splits."""
-    from suite.leaderboard.record_checks import Entry, _check_predictions
+    from suite.records.validate_record import Entry, _check_predictions
     from suite.spec.tasks import get_task
 
     labels = [0, 1, 2, 1, 0, 2]

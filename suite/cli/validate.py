@@ -42,7 +42,7 @@ class ValidateRequest:
 
 
 def run(args: argparse.Namespace) -> int:
-    from suite.leaderboard.validate import validate_results
+    from suite.records.validate import validate_results
 
     request = ValidateRequest.from_args(args)
     preset = request.preset

@@ -13,24 +13,17 @@ from pathlib import Path
 from suite.errors import SuiteError
 from suite.leaderboard.board import Board, build_board
 from suite.leaderboard.bootstrap import RESAMPLES
-from suite.leaderboard.checks import RecordError
-from suite.leaderboard.export import cells_csv
-from suite.leaderboard.files import CSV, MARKDOWN, README
+from suite.leaderboard.cells_csv import cells_csv
 from suite.leaderboard.frame import records_frame
 from suite.leaderboard.markdown import render_markdown
-from suite.leaderboard.merge import Merged, merge_results
-from suite.leaderboard.readme import render_readme
-from suite.leaderboard.records import Cell, read_cells
-from suite.leaderboard.sidecars import PredictionsError
+from suite.leaderboard.merge import Merged, merge_results, read_cells
+from suite.leaderboard.readme import CSV, MARKDOWN, README, render_readme
 from suite.leaderboard.tables import budget_table, difference_table
-from suite.leaderboard.writing import file_mode, write_atomic
+from suite.records.atomic import current_file_mode, write_bytes_atomic
 
 __all__ = [
     "Board",
-    "Cell",
     "Merged",
-    "PredictionsError",
-    "RecordError",
     "budget_table",
     "build_board",
     "cells_csv",
@@ -56,7 +49,8 @@ def write_leaderboard(
     """Write leaderboard.md, cells.csv, README.md and the plots into `out`; returns their paths.
 
     Several folders are merged as `merge_results` says, each record left out logged as one warning.
-    Nothing is written unless every record checks out (see `checks`) and everything rendered."""
+    Nothing is written unless every record checks out (see `checks`) and everything rendered.
+    Each file is written atomically, with the mode the umask gives a new file as it is at this call."""
     if out.exists() and not out.is_dir():
         raise SuiteError(f"output folder {out} is an existing file, not a folder; pass a folder with --out")
     folders = [Path(results_dir)] if isinstance(results_dir, (str, Path)) else [Path(f) for f in results_dir]
@@ -81,9 +75,9 @@ def write_leaderboard(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SuiteError(f"cannot create the output folder {out} ({exc.strerror or exc}); pass another --out") from None
-    mode = file_mode()  # the umask, read once
+    mode = current_file_mode()  # the umask, read once per leaderboard
     paths = []
     for name, data in files.items():
-        write_atomic(out / name, data, mode)
+        write_bytes_atomic(out / name, data.encode("utf-8") if isinstance(data, str) else data, mode)
         paths.append(out / name)
     return paths

@@ -18,15 +18,13 @@ from suite.leaderboard.bootstrap import RESAMPLES, bootstrap_draws, task_indices
 from suite.leaderboard.checks import check_cells
 from suite.leaderboard.estimates import Estimate, seed_mean
 from suite.leaderboard.frame import records_frame, task_order
-from suite.leaderboard.records import Cell, as_cells
-from suite.leaderboard.rows import METHOD, REFERENCE, TRIVIAL, Row
-from suite.leaderboard.sidecars import PredictionsError, has_predictions, load_predictions
+from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.signal_check import SignalCheck, check_signal
 from suite.leaderboard.training_rule import LineageCheck, check_lineage
 from suite.metrics.vectorized import metric_rows
-
-# A sidecar must reproduce its record's score; float noise between sklearn and numpy is ~1e-12.
-SCORE_TOLERANCE = 1e-6
+from suite.records.formats import SCORE_TOLERANCE, PredictionsError, has_predictions, read_predictions
+from suite.records.reader import RecordFile
+from suite.records.schema import ROLE_METHOD, ROLE_TRIVIAL
 
 
 @dataclass(frozen=True)
@@ -37,7 +35,7 @@ class CellScore:
 
 @dataclass(frozen=True, eq=False)
 class Board:
-    cells: tuple[Cell, ...]
+    cells: tuple[RecordFile, ...]
     frame: pd.DataFrame
     tasks: tuple[str, ...]
     scores: dict[tuple[str, Row, int], CellScore]  # (task, row, seed) of every `ok` cell with a score
@@ -102,7 +100,7 @@ class Board:
         return self.average(row) if task is None else self.score(row, task)
 
     def trivial_row(self, task: str) -> Row | None:
-        rows = sorted({r for (t, r, _) in self.scores if t == task and r.role == TRIVIAL})
+        rows = sorted({r for (t, r, _) in self.scores if t == task and r.role == ROLE_TRIVIAL})
         return rows[0] if rows else None
 
     def best_row(self, budget: float, task: str | None) -> Row | None:
@@ -114,31 +112,31 @@ class Board:
         return min(candidates)[2] if candidates else None
 
 
-def _task_draws(task: str, cells: list[Cell], resamples: int) -> tuple[dict[int, np.ndarray], int | None]:
+def _task_draws(task: str, cells: list[RecordFile], resamples: int) -> tuple[dict[int, np.ndarray], int | None]:
     """Bootstrap draws of every cell (by position) that has predictions; all on one index matrix."""
     from suite.spec.tasks import get_task  # the task table only; no torch behind it
 
-    named = [i for i, cell in enumerate(cells) if has_predictions(cell)]
+    named = [i for i, cell in enumerate(cells) if has_predictions(cell.record)]
     if not named:
         return {}, None
-    loaded = {i: load_predictions(cells[i]) for i in named}
+    loaded = {i: read_predictions(cells[i].path, cells[i].record).arrays() for i in named}  # (predictions, labels)
     first = named[0]
-    labels = loaded[first].labels
+    labels = loaded[first][1]
     for i in named:
-        if not np.array_equal(loaded[i].labels, labels):
+        if not np.array_equal(loaded[i][1], labels):
             raise PredictionsError(
                 f"{task}: {cells[i].path} and {cells[first].path} hold different dev labels (another split or"
                 " eval cap); rerun the odd cell with the grid's settings"
             )
     metric = get_task(task).primary_metric
     for i in named:
-        full = float(metric_rows(metric, loaded[i].predictions, labels)[0])
+        full = float(metric_rows(metric, loaded[i][0], labels)[0])
         recorded = float(cells[i].record["score"])
         if abs(full - recorded) > SCORE_TOLERANCE:
             raise PredictionsError(
                 f"{cells[i].path}: its predictions score {full:.6f}, the record says {recorded:.6f}; rerun the cell"
             )
-    predictions = {i: loaded[i].predictions for i in named}
+    predictions = {i: loaded[i][0] for i in named}
     draws = bootstrap_draws(metric, labels, predictions, task_indices(task, len(labels), resamples))
     return draws, len(labels)
 
@@ -148,9 +146,9 @@ def _is_scored(record: dict[str, Any]) -> bool:
     return record.get("status") == "ok" and isinstance(score, (int, float)) and np.isfinite(score)
 
 
-def build_board(items: Iterable[Cell | dict[str, Any]], resamples: int = RESAMPLES) -> Board:
-    """The board of these records (Cells with paths, or plain record dicts, which cannot have sidecars)."""
-    cells = as_cells(items)
+def build_board(items: Iterable[RecordFile | dict[str, Any]], resamples: int = RESAMPLES) -> Board:
+    """The board of these records (RecordFiles with paths, or plain record dicts, which cannot have sidecars)."""
+    cells = [item if isinstance(item, RecordFile) else RecordFile(item) for item in items]
     check_cells(cells)  # fields, one record per cell, one model and configuration: else one clear error
     frame = records_frame(c.record for c in cells)
     if frame.empty:
@@ -181,6 +179,6 @@ def ranked(board: Board, budget: float) -> list[tuple[Row, Estimate]]:
     out = [
         (row, estimate)
         for row in board.rows()
-        if row.role == METHOD and row.budget == budget and (estimate := board.average(row)) is not None
+        if row.role == ROLE_METHOD and row.budget == budget and (estimate := board.average(row)) is not None
     ]
     return sorted(out, key=lambda item: (-item[1].value, item[0].method))

@@ -7,9 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from suite.leaderboard.rows import REFERENCE_BUDGET, role_of
-
-__all__ = ["CELL_COLUMNS", "REFERENCE_BUDGET", "get_field", "records_frame", "task_order"]
+from suite.records.schema import get_field, role_of
 
 SORT_KEYS = ["task", "method", "budget", "seed", "role"]
 CELL_COLUMNS = [
@@ -42,15 +40,6 @@ NUMERIC = [
     "lineage_steps",
     "train_flops",
 ]
-
-
-def get_field(record: dict[str, Any], *path: str) -> Any:
-    value: Any = record
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
 
 
 def task_order(tasks: Iterable[str]) -> list[str]:

@@ -14,9 +14,10 @@ from suite.leaderboard.board import Board, ranked
 from suite.leaderboard.bootstrap import shown
 from suite.leaderboard.estimates import Estimate
 from suite.leaderboard.notes import signal_flags
-from suite.leaderboard.rows import REFERENCE, REFERENCE_BUDGET, TEACHER, TRIVIAL
+from suite.leaderboard.rows import REFERENCE
 from suite.leaderboard.tables import table_budgets
 from suite.leaderboard.training_rule import violations
+from suite.records.schema import REFERENCE_BUDGET, ROLE_TEACHER, ROLE_TRIVIAL
 
 
 def _gap(difference: Estimate) -> str:
@@ -45,8 +46,8 @@ def _orientation(board: Board) -> str:
     parts = []
     for label, rows in (
         ("reference (dense, budget 1)", [REFERENCE]),
-        ("teacher", [r for r in board.rows() if r.role == TEACHER]),
-        ("trivial baseline", [r for r in board.rows() if r.role == TRIVIAL]),
+        ("teacher", [r for r in board.rows() if r.role == ROLE_TEACHER]),
+        ("trivial baseline", [r for r in board.rows() if r.role == ROLE_TRIVIAL]),
     ):
         for row in rows:
             average = board.average(row)

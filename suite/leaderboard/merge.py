@@ -15,20 +15,42 @@ same cell computed twice, one with another hash is another configuration of that
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from suite.leaderboard.checks import RecordError, Scope, check_record, difference, remember
-from suite.leaderboard.records import Cell, read_cells
+from suite.records.checks import RecordError, Scope, check_record, difference, remember
+from suite.records.reader import RecordFile, Unreadable, scan_records
+
+log = logging.getLogger(__name__)
 
 CellKey = tuple[str, str, float, int]
 
 
+def _skipped(item: Unreadable) -> str:
+    exc = item.error
+    if isinstance(exc, OSError):
+        return f"skipped {item.path}: cannot be read ({exc.strerror or exc})"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"skipped {item.path}: not UTF-8 text (byte {exc.start}), so not a result record"
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"skipped {item.path}: not valid JSON ({reason}), so not a result record"
+
+
+def read_cells(results_dir: Path) -> list[RecordFile]:
+    """Every result record under `results_dir` with its path, in path order; a file that is not UTF-8
+    JSON is skipped with one warning line, never a traceback."""
+    records, unreadable = scan_records(results_dir)
+    for item in unreadable:
+        log.warning("%s", _skipped(item))
+    return records
+
+
 @dataclass(frozen=True)
 class Merged:
-    cells: list[Cell]
+    cells: list[RecordFile]
     refused: list[str]  # one line per record left out, naming the file and why
 
 
@@ -37,7 +59,7 @@ def _key(record: dict[str, Any]) -> CellKey:
 
 
 def _refusal(
-    cell: Cell, taken: list[Cell], by_key: dict[CellKey, int], seen: dict[Scope, tuple[Any, int]]
+    cell: RecordFile, taken: list[RecordFile], by_key: dict[CellKey, int], seen: dict[Scope, tuple[Any, int]]
 ) -> str | None:
     """Why `cell` (from a later folder) cannot join the cells taken so far, or None."""
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 
@@ -20,10 +19,10 @@ from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from suite.leaderboard.board import Board
 from suite.leaderboard.estimates import Estimate
-from suite.leaderboard.files import DIFFERENCE_PLOT, FLOPS_PLOT, SPEEDUP_PLOT
-from suite.leaderboard.rows import METHOD, REFERENCE, TRIVIAL, Row
+from suite.leaderboard.readme import DIFFERENCE_PLOT, FLOPS_PLOT, SPEEDUP_PLOT
+from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.tables import table_budgets
-from suite.leaderboard.writing import write_atomic
+from suite.records.schema import ROLE_METHOD, ROLE_TRIVIAL
 
 AVERAGE = "average"
 X_AXES = {
@@ -72,7 +71,7 @@ def points(board: Board, task: str | None, column: str) -> list[Point]:
     """Every method row (the reference included) with a score and an x on this panel."""
     out = []
     for row in board.rows():
-        if row.role != METHOD:
+        if row.role != ROLE_METHOD:
             continue
         estimate, x = board.estimate(row, task), _x_value(board, row, task, column)
         if estimate is not None and x is not None and x > 0:
@@ -81,7 +80,7 @@ def points(board: Board, task: str | None, column: str) -> list[Point]:
 
 
 def _colors(board: Board) -> dict[str, tuple]:
-    methods = sorted({r.method for r in board.rows() if r.role == METHOD})
+    methods = sorted({r.method for r in board.rows() if r.role == ROLE_METHOD})
     return {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
 
 
@@ -92,7 +91,7 @@ def _baselines(ax: Axes, board: Board, task: str | None) -> None:
         ax.axhline(reference.value, color="black", linewidth=1.3, label="reference (dense, budget 1)")
         if reference.ci is not None:
             ax.axhspan(reference.ci.low, reference.ci.high, color="0.25", alpha=0.08, linewidth=0)
-    trivial_rows = [r for r in board.rows() if r.role == TRIVIAL]
+    trivial_rows = [r for r in board.rows() if r.role == ROLE_TRIVIAL]
     trivial = board.estimate(trivial_rows[0], task) if trivial_rows else None
     if trivial is not None:
         ax.axhline(trivial.value, color="0.5", linestyle="--", linewidth=1, label="trivial baseline")
@@ -227,7 +226,7 @@ def plot_scores(board: Board, column: str) -> tuple[str, bytes] | None:
 
 def plot_differences(board: Board) -> tuple[str, bytes] | None:
     """Per panel, every method row's difference to the reference with its 95% CI, grouped by budget."""
-    rows = [r for b in table_budgets(board) for r in board.rows() if r.role == METHOD and r.budget == b]
+    rows = [r for b in table_budgets(board) for r in board.rows() if r.role == ROLE_METHOD and r.budget == b]
     rows = [r for r in rows if not r.is_reference]
     shown = [task for task in panels(board) if board.estimate(REFERENCE, task) is not None]
     if not rows or not shown:
@@ -238,7 +237,7 @@ def plot_differences(board: Board) -> tuple[str, bytes] | None:
         task = shown[i]
         reference = board.estimate(REFERENCE, task)
         ax.axvline(0.0, color="0.25", linewidth=1, label="reference (dense, budget 1)")
-        trivial_rows = [r for r in board.rows() if r.role == TRIVIAL]
+        trivial_rows = [r for r in board.rows() if r.role == ROLE_TRIVIAL]
         trivial = board.estimate(trivial_rows[0], task) if trivial_rows else None
         if trivial is not None and reference is not None:
             shift = trivial.value - reference.value
@@ -274,11 +273,3 @@ def render_plots(board: Board) -> dict[str, bytes]:
     plots.append(plot_differences(board))
     return dict(p for p in plots if p is not None)
 
-
-def write_plots(board: Board, out_dir: Path, mode: int | None = None) -> list[Path]:
-    """Render the plots and write them into `out_dir` (atomically, readable as the umask allows)."""
-    paths = []
-    for name, data in render_plots(board).items():
-        write_atomic(out_dir / name, data, mode)
-        paths.append(out_dir / name)
-    return paths

@@ -16,11 +16,15 @@ import pandas as pd
 
 from suite.leaderboard.board import Board
 from suite.leaderboard.bootstrap import LEVEL
-from suite.leaderboard.files import CSV, DIFFERENCE_PLOT, FLOPS_PLOT, MARKDOWN, SPEEDUP_PLOT
 from suite.leaderboard.reported import reported_markdown
-from suite.leaderboard.rows import REFERENCE, TEACHER, TRIVIAL, role_of
+from suite.leaderboard.rows import REFERENCE
 from suite.leaderboard.signal_check import NO_SIGNAL
 from suite.leaderboard.training_rule import LEGACY_NOTE
+from suite.records.schema import ROLE_METHOD, ROLE_TEACHER, ROLE_TRIVIAL, role_of
+
+# The files of a leaderboard folder, named here because the README names every one of them.
+MARKDOWN, CSV, README = "leaderboard.md", "cells.csv", "README.md"
+FLOPS_PLOT, SPEEDUP_PLOT, DIFFERENCE_PLOT = "score_vs_flops.png", "score_vs_speedup.png", "difference_vs_reference.png"
 
 FLOP_RULE = """\
 - FLOPs = 2 × multiply-accumulates of one forward pass of one example at the reference sequence
@@ -127,7 +131,7 @@ def _statistics(board: Board) -> str:
 
 
 def _trivial_rows(board: Board) -> str:
-    ok = [r for r in board.records if role_of(r) == TRIVIAL and isinstance(r.get("score"), (int, float))]
+    ok = [r for r in board.records if role_of(r) == ROLE_TRIVIAL and isinstance(r.get("score"), (int, float))]
     rows = [
         {
             "task": r["task"],
@@ -162,7 +166,7 @@ def _training_rows(board: Board) -> str:
     records = board.records
     rows = []
     for task in board.tasks:
-        mine = [r for r in records if r["task"] == task and role_of(r) != TRIVIAL]  # the baseline does not train
+        mine = [r for r in records if r["task"] == task and role_of(r) != ROLE_TRIVIAL]  # the baseline does not train
         ok = [r for r in mine if r.get("status") == "ok"]
         train = _distinct((r.get("run_config") or {}).get("train") for r in mine)
         data = _distinct((r.get("run_config") or {}).get("data") for r in mine)
@@ -190,7 +194,7 @@ def _training_rows(board: Board) -> str:
 
 
 def _legacy_training(board: Board) -> str:
-    legacy = sum(1 for r in board.records if role_of(r) != TRIVIAL and not r.get("training"))
+    legacy = sum(1 for r in board.records if role_of(r) != ROLE_TRIVIAL and not r.get("training"))
     if not legacy:
         return ""
     return f"{legacy} of these records predate the training rule: {LEGACY_NOTE}."
@@ -198,7 +202,7 @@ def _legacy_training(board: Board) -> str:
 
 def _teacher_rows(board: Board) -> str:
     ok = [r for r in board.records if r.get("status") == "ok" and isinstance(r.get("score"), (int, float))]
-    teachers = [r for r in ok if role_of(r) == TEACHER]
+    teachers = [r for r in ok if role_of(r) == ROLE_TEACHER]
     if teachers:
         rows = [
             {
@@ -233,7 +237,7 @@ def render_readme(board: Board, title: str = "Leaderboard") -> str:
         {k: (r.get("latency_ms") or {}).get(k) for k in latency_keys} for r in records if r.get("latency_ms")
     )
     legacy_training = _legacy_training(board)
-    trained = [r for r in records if role_of(r) != "trivial"]  # a trivial row runs on no device
+    trained = [r for r in records if role_of(r) != ROLE_TRIVIAL]  # a trivial row runs on no device
     parts = [
         f"# {title}: how the numbers were made",
         "",
@@ -250,7 +254,7 @@ def render_readme(board: Board, title: str = "Leaderboard") -> str:
         f"- Models: {_join(r.get('model') for r in records)}.",
         f"- Tasks: {', '.join(board.tasks)}; GLUE dev splits, primary metric per task"
         " (CoLA Matthews corr., MRPC F1, STS-B Spearman, others accuracy), 0-100.",
-        f"- Methods: {', '.join(sorted({r['method'] for r in records if role_of(r) == 'method'}))}.",
+        f"- Methods: {', '.join(sorted({r['method'] for r in records if role_of(r) == ROLE_METHOD}))}.",
         f"- Budgets: {', '.join(f'{b:g}' for b in sorted({float(r['budget']) for r in records}))}; "
         f"seeds: {', '.join(str(s) for s in sorted({int(r['seed']) for r in records}))}.",
         f"- Data: {_join((r.get('run_config') or {}).get('data', {}).get('data_source') for r in records)};"

@@ -10,8 +10,9 @@ import pandas as pd
 
 from suite.leaderboard.board import Board
 from suite.leaderboard.estimates import format_difference, format_estimate
-from suite.leaderboard.rows import METHOD, REFERENCE, REFERENCE_BUDGET, TEACHER, TRIVIAL, Row
+from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.signal_check import NO_SIGNAL
+from suite.records.schema import REFERENCE_BUDGET, ROLE_METHOD, ROLE_TEACHER, ROLE_TRIVIAL
 
 MISSING = "–"
 AVERAGE = "average"
@@ -25,15 +26,15 @@ def table_budgets(board: Board) -> list[float]:
 def table_rows(board: Board, budget: float) -> list[Row]:
     """Reference rows first, then the teacher and the trivial baseline, then the budget's methods by average."""
     rows = board.rows()
-    fixed = [r for r in rows if r.role == METHOD and r.budget == REFERENCE_BUDGET and budget != REFERENCE_BUDGET]
+    fixed = [r for r in rows if r.role == ROLE_METHOD and r.budget == REFERENCE_BUDGET and budget != REFERENCE_BUDGET]
     fixed.sort(key=lambda r: (not r.is_reference, r.method))
-    fixed += [r for r in rows if r.role == TEACHER] + [r for r in rows if r.role == TRIVIAL]
+    fixed += [r for r in rows if r.role == ROLE_TEACHER] + [r for r in rows if r.role == ROLE_TRIVIAL]
 
     def by_average(row: Row) -> tuple:
         average = board.average(row)
         return (average is None, -average.value if average else 0.0, row.method)
 
-    ranked = sorted((r for r in rows if r.role == METHOD and r.budget == budget), key=by_average)
+    ranked = sorted((r for r in rows if r.role == ROLE_METHOD and r.budget == budget), key=by_average)
     return fixed + ranked
 
 
@@ -76,7 +77,7 @@ class CostColumn:
 def relative_training_compute(board: Board, cells: pd.DataFrame) -> pd.Series:
     """Each cell's training compute (its own plus its teacher's) over the reference row's on that task."""
     f = board.frame
-    reference = f[(f.role == METHOD) & (f.method == REFERENCE.method) & (f.budget == REFERENCE.budget)]
+    reference = f[(f.role == ROLE_METHOD) & (f.method == REFERENCE.method) & (f.budget == REFERENCE.budget)]
     per_task = reference[reference.status == "ok"].groupby("task").train_flops.mean().dropna().to_dict()
     denominator = pd.to_numeric(cells.task.map(lambda task: per_task.get(task)), errors="coerce")
     return cells.train_flops / denominator
@@ -92,7 +93,7 @@ COST_COLUMNS = (
 
 def cost_columns(board: Board) -> list[CostColumn]:
     f = board.frame
-    reference = f[(f.role == METHOD) & (f.method == REFERENCE.method) & (f.budget == REFERENCE.budget)]
+    reference = f[(f.role == ROLE_METHOD) & (f.method == REFERENCE.method) & (f.budget == REFERENCE.budget)]
     # Relative training compute needs the reference's; without it the column could only show "–".
     comparable = bool(reference.train_flops.notna().any())
     return [c for c in COST_COLUMNS if comparable or not c.hidden_when_empty]

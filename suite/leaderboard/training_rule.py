@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from suite.leaderboard.rows import METHOD, TEACHER, Row, row_name
+from suite.leaderboard.rows import Row, row_name
+from suite.records.schema import ROLE_METHOD, ROLE_TEACHER
 
 LEGACY_NOTE = (
     "lineage and training compute not recorded; in those records `dense` is the teacher itself (S steps),"
@@ -49,14 +50,14 @@ def check_lineage(frame: pd.DataFrame, task: str) -> LineageCheck:
     ok = frame[(frame.task == task) & (frame.status == "ok")]
     steps: dict[Row, tuple[int, ...]] = {}
     legacy: list[Row] = []
-    for (method, budget), group in ok[ok.role == METHOD].groupby(["method", "budget"], sort=True):
-        row = Row(METHOD, str(method), float(budget))
+    for (method, budget), group in ok[ok.role == ROLE_METHOD].groupby(["method", "budget"], sort=True):
+        row = Row(ROLE_METHOD, str(method), float(budget))
         recorded = group.lineage_steps.dropna()
         if len(recorded):
             steps[row] = tuple(sorted({int(v) for v in recorded}))
         if len(recorded) < len(group):
             legacy.append(row)
-    teacher = ok[ok.role == TEACHER].lineage_steps.dropna()
+    teacher = ok[ok.role == ROLE_TEACHER].lineage_steps.dropna()
     return LineageCheck(task, steps, tuple(legacy), tuple(sorted({int(v) for v in teacher})))
 
 

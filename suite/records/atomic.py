@@ -14,19 +14,25 @@ from suite.errors import SuiteError
 
 
 def _read_umask() -> int:
-    """The process umask: it can only be read by setting it, so set it back at once (done once, at import,
-    before any thread of ours could create a file under the briefly cleared mask)."""
+    """The process umask: it can only be read by setting it, so set it back at once."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
+# Read once, at import, before any thread of ours could create a file under the briefly cleared mask.
 _UMASK = _read_umask()
 
 
 def file_mode() -> int:
     """The mode a plain `open()` would give a new file: `mkstemp` makes 0600, unreadable to the group."""
     return 0o666 & ~_UMASK
+
+
+def current_file_mode() -> int:
+    """`file_mode()` under the umask as it is now, for a single-threaded writer (the leaderboard) whose
+    caller may change the umask between calls; reading it briefly clears it, so never from a run's threads."""
+    return 0o666 & ~_read_umask()
 
 
 def dir_mode() -> int:
@@ -37,21 +43,23 @@ def dir_mode() -> int:
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write to a temporary file in the same folder, then rename: never half a file."""
     blob = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    _write_bytes_atomic(path, blob)
+    write_bytes_atomic(path, blob)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
     """A text file (a cell's log) written like a record: complete or not at all."""
-    _write_bytes_atomic(path, text.encode("utf-8"))
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def _write_bytes_atomic(path: Path, blob: bytes) -> None:
+def write_bytes_atomic(path: Path, blob: bytes, mode: int | None = None) -> None:
+    """`blob` as the file `path` (its folder made where missing), through a temporary file in the same
+    folder, so a reader never sees half a file; `mode` defaults to `file_mode()`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(blob)
-        os.chmod(tmp, file_mode())
+        os.chmod(tmp, file_mode() if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -59,7 +67,7 @@ def _write_bytes_atomic(path: Path, blob: bytes) -> None:
 
 
 def _is_temp_file(path: Path) -> bool:
-    # The names `_write_bytes_atomic` gives its temporary files (and suite.saved_models its temporary
+    # The names `write_bytes_atomic` gives its temporary files (and suite.saved_models its temporary
     # folders): `.<target name>.<random>.tmp`.
     return path.name.startswith(".") and path.name.endswith(".tmp") and (path.is_file() or path.is_dir())
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 STATUSES = ("ok", "failed", "over_budget")
+FINISHED = ("ok", "over_budget")  # cells that trained and were measured
+
+# What a record's row is for: "method" rows are compared and ranked, the "teacher" row is the
+# distillation teacher (S steps), the "trivial" row the task's data-only baseline.
+ROLE_METHOD, ROLE_TEACHER, ROLE_TRIVIAL = "method", "teacher", "trivial"
+ROLES = (ROLE_METHOD, ROLE_TEACHER, ROLE_TRIVIAL)
+
+# The budget of the unpruned model: the dense reference, the teacher and the trivial rows.
+REFERENCE_BUDGET = 1.0
 
 
 SCHEMA_VERSION = 1
@@ -32,8 +41,7 @@ class RunResult:
     method_config: dict[str, Any] = field(default_factory=dict)
     run_config: dict[str, Any] = field(default_factory=dict)
     data: dict[str, str] = field(default_factory=dict)  # source, location (folder or hub id), sha256
-    # "method" (a ranked row), "teacher" (the distillation teacher, S steps) or "trivial" (a data baseline)
-    role: str = "method"
+    role: str = ROLE_METHOD  # one of ROLES
     # The training rule, as met: start, own_steps, inherited_steps, lineage_steps, examples, flops,
     # teacher_flops (estimated training compute of this cell, and of its teacher when it used one).
     training: dict[str, Any] = field(default_factory=dict)
@@ -55,3 +63,27 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# Every field a record of SCHEMA_VERSION holds (validate requires them all).
+RECORD_FIELDS = tuple(f.name for f in fields(RunResult))
+
+
+def role_of(record: dict[str, Any]) -> str:
+    """The record's role; records written before roles existed (no `role` field) are method rows."""
+    role = record.get("role") or ROLE_METHOD
+    if role not in ROLES:
+        raise ValueError(
+            f"record {record.get('task')}/{record.get('method')}: unknown role {role!r}; expected one of {ROLES}"
+        )
+    return role
+
+
+def get_field(record: dict[str, Any], *path: str) -> Any:
+    """The nested field `record[path[0]][path[1]]...`, or None where any level is missing or not a dict."""
+    value: Any = record
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value

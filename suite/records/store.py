@@ -22,8 +22,8 @@ from filelock import FileLock, Timeout
 
 from suite.errors import SuiteError
 from suite.records.atomic import (
-    _write_bytes_atomic,
     clean_stale_temp_files,
+    write_bytes_atomic,
     write_json_atomic,
     write_model_dir,
     write_text_atomic,
@@ -40,11 +40,10 @@ from suite.records.layout import (
     teacher_log_path,
 )
 from suite.records.reader import read_record
-from suite.records.schema import RunResult
+from suite.records.schema import FINISHED, RunResult
 
 log = logging.getLogger("suite")
 
-FINISHED = ("ok", "over_budget")
 
 
 class SavedModelFiles(Protocol):
@@ -220,7 +219,7 @@ def write_record(path: Path, result: RunResult, predictions: Predictions | None)
     else:
         payload = json.dumps(asdict(predictions), sort_keys=True, separators=(",", ":")).encode()
         blob = gzip.compress(payload, mtime=0)  # mtime 0: the same predictions give the same bytes
-        _write_bytes_atomic(sidecar, blob)
+        write_bytes_atomic(sidecar, blob)
         result.predictions = {
             "file": sidecar.name,
             "n": len(predictions.predictions),

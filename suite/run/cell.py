@@ -20,7 +20,7 @@ from suite.metrics.glue import primary_score
 from suite.records.formats import Predictions
 from suite.records.layout import Cell
 from suite.records.provenance import config_hash
-from suite.records.schema import RunResult
+from suite.records.schema import ROLE_METHOD, ROLE_TEACHER, RunResult
 from suite.records.store import CellFiles
 from suite.run.fit import Fitter
 from suite.run.identity import Execution, Identity, method_config, uses_teacher
@@ -42,7 +42,7 @@ def new_result(
         seed=cell.seed,
         status="failed",
         config_hash=config_hash(config),
-        role="teacher" if method.info.is_teacher else "method",
+        role=ROLE_TEACHER if method.info.is_teacher else ROLE_METHOD,
         model=identity.preset.model,
         method_config=method_config(method),
         run_config=config,

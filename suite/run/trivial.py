@@ -14,7 +14,7 @@ from suite.compute.evaluation import Evaluation
 from suite.metrics.glue import primary_score, split_metrics, task_metrics
 from suite.records.layout import Cell
 from suite.records.provenance import config_hash
-from suite.records.schema import RunResult
+from suite.records.schema import ROLE_TRIVIAL, RunResult
 from suite.records.store import ResultStore
 from suite.run.cell import predictions_of
 from suite.run.identity import Identity
@@ -67,7 +67,7 @@ def write_trivial_rows(identity: Identity, store: ResultStore, tasks: list[str])
             seed=0,  # no randomness: one row serves every seed
             status="ok",
             config_hash=config_hash(config),
-            role="trivial",
+            role=ROLE_TRIVIAL,
             score=primary_score(data.task, baseline.metrics),
             metrics=baseline.metrics,
             # Predicting a constant needs no model: zero FLOPs, parameters and latency.

@@ -1,6 +1,6 @@
 """`python -m suite validate`: a results folder made elsewhere, checked before it joins a leaderboard.
 
-Each record is checked on its own (`record_checks`), then against the other records of the folder:
+Each record is checked on its own (`validate_record`), then against the other records of the folder:
 one model and configuration (the settings the leaderboard compares, `checks.identity`; the data's
 content hash and schedule per task), one reference model per task (its dense FLOPs), the same dev
 labels in every sidecar of a task (the paired bootstrap resamples the same examples for every row),
@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from suite.errors import SuiteError
-from suite.leaderboard.checks import identity, settings
-from suite.leaderboard.frame import get_field
-from suite.leaderboard.record_checks import FINISHED, Entry, as_int, as_number, check_entry, read_entries
-from suite.leaderboard.rows import METHOD, REFERENCE_BUDGET, TEACHER, TRIVIAL
+from suite.records.checks import identity, settings
+from suite.records.schema import FINISHED, REFERENCE_BUDGET, ROLE_METHOD, ROLE_TEACHER, ROLE_TRIVIAL, get_field
+from suite.records.validate_record import Entry, as_int, as_number, check_entry, read_entries
 from suite.spec.presets import Preset
 from suite.spec.rules import LINEAGE_MULTIPLE
 
@@ -90,7 +89,7 @@ def _check_settings(entries: list[Entry]) -> None:
 
 
 def _reference_dense(entry: Entry) -> float | None:
-    if entry.record.get("role") == TRIVIAL or entry.record["status"] not in FINISHED:
+    if entry.record.get("role") == ROLE_TRIVIAL or entry.record["status"] not in FINISHED:
         return None
     return as_number(get_field(entry.record, "flops", "reference_dense"))
 
@@ -98,7 +97,7 @@ def _reference_dense(entry: Entry) -> float | None:
 def _lineage(entry: Entry, role: str) -> int | None:
     """Lineage steps of a finished record of `role`, else None."""
     record = entry.record
-    if (record.get("role") or METHOD) != role or record["status"] not in FINISHED:
+    if (record.get("role") or ROLE_METHOD) != role or record["status"] not in FINISHED:
         return None
     return as_int(get_field(record, "training", "lineage_steps"))
 
@@ -116,8 +115,8 @@ def _check_across(entries: list[Entry]) -> None:
                 f"its predictions' labels differ from those of {n} other records of its task (another dev set or"
                 " eval cap): the paired bootstrap compares rows on the same dev examples"
             )
-    teachers = _per_task(entries, lambda e: _lineage(e, TEACHER))
-    for task, items in _per_task(entries, lambda e: _lineage(e, METHOD)).items():
+    teachers = _per_task(entries, lambda e: _lineage(e, ROLE_TEACHER))
+    for task, items in _per_task(entries, lambda e: _lineage(e, ROLE_METHOD)).items():
         for entry, value, common, n in _odd_ones(items):
             entry.add(f"{value} lineage steps, {n} other method rows of {task} have {common} (the training rule)")
         steps = Counter(value for _, value in items).most_common(1)[0][0]
@@ -152,10 +151,10 @@ def _check_preset(entries: list[Entry], preset: Preset) -> None:
         if record["task"] not in preset.tasks:
             entry.add(f"task {record['task']} is not one of preset {preset.name}'s ({', '.join(preset.tasks)})")
             continue
-        role = record.get("role") or METHOD
-        if role == METHOD and record["budget"] != REFERENCE_BUDGET and record["budget"] not in preset.budgets:
+        role = record.get("role") or ROLE_METHOD
+        if role == ROLE_METHOD and record["budget"] != REFERENCE_BUDGET and record["budget"] not in preset.budgets:
             entry.add(f"budget {record['budget']:g} is not one of preset {preset.name}'s")
-        if role != TRIVIAL and record["seed"] not in preset.seeds:
+        if role != ROLE_TRIVIAL and record["seed"] not in preset.seeds:
             entry.add(f"seed {record['seed']} is not one of preset {preset.name}'s")
         carried = identity(record)
         differences = [

@@ -1,12 +1,12 @@
 """The checks of `python -m suite validate` that read one record (and its sidecar) on its own.
 
-The record contract (every field of `suite.results.RunResult`, the file where its cell belongs, its
+The record contract (every field of `suite.records.schema.RunResult`, the file where its cell belongs, its
 config hash recomputed from its settings), its FLOP fraction recomputed from its own FLOP fields
 against its budget and status, its training lineage, its predictions sidecar (present, same sha256
 and size) and its score and metrics recomputed from those predictions. Every problem is one line
 naming the file.
 
-Scores are recomputed with the leaderboard's vectorized GLUE metrics, which the tests hold equal to
+Scores are recomputed with the vectorized GLUE metrics (`suite.metrics.vectorized`), which the tests hold equal to
 `suite.metrics` (the `evaluate` scripts behind that module import torch; this side never does).
 """
 
@@ -15,28 +15,23 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from suite.errors import SuiteError
-from suite.leaderboard.board import SCORE_TOLERANCE
-from suite.leaderboard.checks import RecordError, check_record
-from suite.leaderboard.frame import get_field
-from suite.leaderboard.records import RECORD_KEYS, Cell
-from suite.leaderboard.rows import TRIVIAL
-from suite.leaderboard.sidecars import Predictions, PredictionsError, load_predictions
 from suite.metrics.vectorized import METRICS, metric_rows
-from suite.records.layout import cell_path, record_files
+from suite.records.checks import RecordError, check_record
+from suite.records.formats import SCORE_TOLERANCE, Predictions, PredictionsError, read_predictions
+from suite.records.layout import cell_path
 from suite.records.provenance import config_hash
-from suite.records.schema import SCHEMA_VERSION, STATUSES, RunResult
+from suite.records.reader import RecordFile, scan_records
+from suite.records.schema import RECORD_FIELDS, ROLE_TEACHER, ROLE_TRIVIAL, SCHEMA_VERSION, STATUSES, get_field
 from suite.spec.rules import STARTS, within_budget
 from suite.spec.tasks import TaskSpec, get_task
 
-REQUIRED = tuple(f.name for f in fields(RunResult))
-FINISHED = ("ok", "over_budget")  # cells that trained and were measured
 RATIO_TOLERANCE = 1e-9  # a recorded FLOP ratio against the same ratio recomputed (JSON keeps 17 digits)
 # The run_config fields that name the cell the record is for.
 CELL_FIELDS = ("task", "method", "budget", "seed", "method_config", "model")
@@ -60,16 +55,13 @@ class Entry:
 def read_entries(results_dir: Path) -> tuple[list[Entry], list[str]]:
     """Every record under `results_dir` in path order, and one problem per file that is not JSON.
     JSON files that are not records (no method or task field) are not result files and pass."""
-    entries, problems = [], []
-    for path in record_files(results_dir):
-        try:
-            value = json.loads(path.read_bytes().decode("utf-8"))
-        except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            problems.append(f"{path}: not a readable JSON file ({str(exc).splitlines()[0] if str(exc) else exc!r})")
-            continue
-        if isinstance(value, dict) and any(key in value for key in RECORD_KEYS):
-            entries.append(Entry(path, value))
-    return entries, problems
+    records, unreadable = scan_records(results_dir)
+    problems = [f"{item.path}: not a readable JSON file ({_first_line(item.error)})" for item in unreadable]
+    return [Entry(item.path, item.record) for item in records], problems
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else repr(exc)
 
 
 def as_number(value: Any) -> float | None:
@@ -81,12 +73,12 @@ def as_number(value: Any) -> float | None:
 def _check_contract(entry: Entry, root: Path) -> TaskSpec | None:
     """Fields, types, location and config hash; the task, where the rest of the checks can go on."""
     record = entry.record
-    missing = [name for name in REQUIRED if name not in record]
+    missing = [name for name in RECORD_FIELDS if name not in record]
     if missing:
         entry.add(f"missing fields {', '.join(missing)} (a record of schema {SCHEMA_VERSION} has them all)")
         return None
     try:
-        check_record(Cell(record, entry.path), 0)
+        check_record(RecordFile(record, entry.path), 0)
         task = get_task(record["task"])
     except (RecordError, SuiteError) as exc:
         entry.problems.append(str(exc) if str(exc).startswith(str(entry.path)) else f"{entry.path}: {exc}")
@@ -127,7 +119,7 @@ def _check_flops(entry: Entry) -> None:
     record = entry.record
     flops = record["flops"] if isinstance(record["flops"], dict) else {}
     fraction = as_number(flops.get("fraction"))
-    if record.get("role") == TRIVIAL:  # predicts a constant: no model, no FLOPs
+    if record.get("role") == ROLE_TRIVIAL:  # predicts a constant: no model, no FLOPs
         if fraction != 0.0 or as_number(flops.get("effective")) != 0.0:
             entry.add(f"a trivial baseline with FLOPs {flops!r}, expected 0")
         return
@@ -160,7 +152,7 @@ def _check_training(entry: Entry) -> None:
     """The lineage as the training rule builds it: own + inherited steps, inherited ones only (and as
     many as its own) for a start from the teacher; the same in run_config and train_steps."""
     record = entry.record
-    if record.get("role") == TRIVIAL:
+    if record.get("role") == ROLE_TRIVIAL:
         return
     training = record["training"] if isinstance(record["training"], dict) else {}
     start = training.get("start")
@@ -174,7 +166,7 @@ def _check_training(entry: Entry) -> None:
         entry.add(f"starts from the pre-trained model but inherits {inherited} steps")
     if start == "teacher" and own != inherited:
         entry.add(f"starts from the teacher ({inherited} steps) and trains {own} more; the training rule asks as many")
-    if record.get("role") == "teacher" and start != "pretrained":
+    if record.get("role") == ROLE_TEACHER and start != "pretrained":
         entry.add(f"a teacher row that starts from {start}")
     planned = record["run_config"].get("lineage")
     recorded = {"start": start, "own_steps": own, "inherited_steps": inherited}
@@ -189,22 +181,22 @@ def _labels_digest(labels: np.ndarray) -> str:
 
 
 def _check_predictions(entry: Entry, task: TaskSpec) -> None:
-    """The sidecar (via the leaderboard's loader: present, sha256, n, split), then every score the
-    record states, recomputed from the predictions."""
+    """The sidecar (present, sha256, n, split), then every score the record states, recomputed from
+    the predictions."""
     record = entry.record
     if not (record.get("predictions") or {}).get("file"):
         if record["status"] == "ok":
             entry.add("no predictions sidecar: its score cannot be recomputed or compared per example")
         return
     try:
-        loaded = load_predictions(Cell(record, entry.path))
+        loaded = read_predictions(entry.path, record)
     except PredictionsError as exc:
         entry.problems.append(str(exc))
         return
     if loaded.split is not None and loaded.split != task.eval_splits[0]:
         entry.add(f"predictions of split {loaded.split!r}, {task.name} is scored on {task.eval_splits[0]!r}")
         return
-    entry.labels = _labels_digest(loaded.labels)
+    entry.labels = _labels_digest(loaded.arrays()[1])
     primary = _recomputed(loaded, task.primary_metric, None)
     if abs(primary - record["score"]) > SCORE_TOLERANCE:
         entry.add(f"score {record['score']:.6f}, its predictions give {primary:.6f} ({task.primary_metric})")
@@ -223,8 +215,7 @@ def _check_predictions(entry: Entry, task: TaskSpec) -> None:
 
 
 def _recomputed(loaded: Predictions, metric: str, split: str | None) -> float:
-    predictions, labels = (loaded.predictions, loaded.labels) if split is None else loaded.other_splits[split]
-    return float(metric_rows(metric, predictions, labels)[0])
+    return float(metric_rows(metric, *loaded.arrays(split))[0])
 
 
 def check_entry(entry: Entry, root: Path) -> None:

@@ -7,7 +7,8 @@ import pandas as pd
 from suite.leaderboard.board import Board
 from suite.leaderboard.bootstrap import percentile_interval
 from suite.leaderboard.frame import SORT_KEYS
-from suite.leaderboard.rows import Row, role_of
+from suite.leaderboard.rows import Row
+from suite.records.schema import role_of
 
 FIRST = ["task", "method", "role", "budget", "seed", "status", "score", "score_ci_low", "score_ci_high"]
 CI_DIGITS = 6  # enough for any shown rounding; fewer float-noise digits in diffs of the file

@@ -1,0 +1,1 @@
+"""One builder each for what tests need: tiny models, RunContexts, synthetic records."""
