@@ -8,10 +8,11 @@ from pathlib import Path
 
 import torch
 
-from suite.bench.step_cost import BASELINE, _context, _fixed_batches, _start
+from suite.bench.step_cost import BASELINE, _context, _fixed_batches
 from suite.compute.models import load_model
 from suite.flops import count_flops
 from suite.registry import get_method
+from suite.run.fit import starting_model
 from suite.spec.tasks import get_task
 
 
@@ -49,7 +50,9 @@ def latency_speedups(
                 continue
             ctx = _context(method, task, budget, reference, dense, batches, total_steps=1)
             try:
-                model = method.finalize(method.prepare(_start(method, model_name, task, dense), ctx), ctx)
+                model = method.finalize(
+                    method.prepare(starting_model(method, model_name, task, 0, method.start, dense), ctx), ctx
+                )
             except Exception as exc:  # e.g. layer dropping below one layer: report and go on
                 print(f"{name} at budget {budget:g}: {type(exc).__name__}: {exc}")
                 continue

@@ -12,7 +12,6 @@ pre-trained model stands in for the teacher where a method needs one.
 
 from __future__ import annotations
 
-import copy
 import statistics
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from suite.compute.models import load_model, load_tokenizer
 from suite.compute.train import TrainConfig, TrainStep
 from suite.flops import count_flops
 from suite.registry import get_method
+from suite.run.fit import run_context, starting_model
 from suite.spec.tasks import get_task
 
 # The project's step-cost targets: a ksp step (teacher forward included) at most 1.6x a plain
@@ -53,22 +53,18 @@ def _fixed_batches(model_name: str, task_name: str, glue_dir: Path | None, batch
     return [collator(rows[i : i + batch_size]) for i in range(0, len(rows), batch_size)]
 
 
-def _start(method, model_name: str, task, teacher: torch.nn.Module) -> torch.nn.Module:
-    """The starting weights the harness would hand over (the stand-in teacher's copy, or pre-trained)."""
-    if method.start == "teacher":
-        return copy.deepcopy(teacher).requires_grad_(True).train()
-    return load_model(model_name, task, seed=0)
-
-
 def _context(method, task, budget: float, reference, teacher, batches, total_steps: int) -> RunContext:
-    return RunContext(
+    """The context of a benchmark step: the method's own budget (1.0 for one that does not compress)."""
+    budget = Budget(budget if method.info.budgeted else 1.0)
+    return run_context(
+        method,
         task=task,
-        budget=Budget(budget if method.info.budgeted else 1.0),
+        budget=budget,
         seed=0,
         total_steps=total_steps,
         reference=reference,
         flop_seq_len=128,
-        teacher=copy.deepcopy(teacher) if method.info.needs_teacher else None,
+        teacher=teacher,
         calibration_batches=batches,
     )
 
@@ -95,7 +91,8 @@ def step_costs(
     steppers = {}
     for name in methods:
         method = get_method(name)
-        model = _start(method, model_name, task, teacher)
+        # The weights the harness would hand over: the stand-in teacher's copy, or pre-trained ones.
+        model = starting_model(method, model_name, task, 0, method.start, teacher)
         ctx = _context(method, task, budget, reference, teacher, batches[:2], schedule_steps)
         model = method.prepare(model, ctx).train()
         step = TrainStep(model, method, ctx, TrainConfig(batch_size=batch_size, learning_rate=1e-5))
@@ -128,5 +125,3 @@ def format_step_costs(costs: list[StepCost], model_name: str, task_name: str) ->
         verdict = "" if c.target is None else f"<= {c.target:.1f}x  {'met' if c.ratio <= c.target else 'MISSED'}"
         lines.append(f"{c.method:12s} {c.ms_per_step:9.1f} {c.ratio:6.2f}x  {verdict}")
     return "\n".join(lines)
-
-

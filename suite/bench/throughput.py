@@ -15,13 +15,14 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorWithPadding
 
-from suite.api import Budget, RunContext
+from suite.api import Budget
 from suite.compute.data import load_task, tokenize
 from suite.compute.device import Placement
 from suite.compute.models import load_model, load_tokenizer
 from suite.compute.train import TrainConfig, TrainStep, make_loader
 from suite.flops import count_flops
 from suite.registry import get_method
+from suite.run.fit import run_context
 from suite.spec.presets import Preset
 from suite.spec.tasks import get_task
 
@@ -71,15 +72,18 @@ def task_throughput(
             list(make_loader(train, collator, cfg.batch_size, seed=0, group_by_length=grouped)), batches_per_round
         )
         model = load_model(preset.model, task, seed=0).to(placement.device).train()
-        ctx = RunContext(
+        dense = get_method("dense")
+        reference = count_flops(model, preset.flop_seq_len)
+        ctx = run_context(
+            dense,
             task=task,
             budget=Budget(1.0),
             seed=0,
             total_steps=10**6,
-            reference=count_flops(model, preset.flop_seq_len),
+            reference=reference,
             flop_seq_len=preset.flop_seq_len,
         )
-        step = TrainStep(model, get_method("dense"), ctx, TrainConfig(batch_size=cfg.batch_size), placement)
+        step = TrainStep(model, dense, ctx, TrainConfig(batch_size=cfg.batch_size), placement)
         step(batches[0])  # warm-up: allocations, autocast caches
         runs[name] = (step, batches, placement)
     seconds: dict[str, list[float]] = {name: [] for name in runs}

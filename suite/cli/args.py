@@ -38,24 +38,24 @@ def _csv(kind: type) -> Callable[[str], tuple]:
     return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got '{text}'")
-    return value
+def _finite_number(at_least: float, inclusive: bool):
+    """An argparse type: a finite number >= `at_least` (or > it, when not `inclusive`)."""
+    sign = ">=" if inclusive else ">"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+        if not math.isfinite(value) or value < at_least or (value == at_least and not inclusive):
+            raise argparse.ArgumentTypeError(f"expected a finite number {sign} {at_least:g}, got '{text}'")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got '{text}'")
-    return value
+_non_negative_float = _finite_number(0.0, inclusive=True)
+_positive_float = _finite_number(0.0, inclusive=False)
 
 
 def _epochs(text: str) -> float:

@@ -9,7 +9,7 @@ writes them as CSV beside the record (and, on request, as TensorBoard scalars).
 
 from __future__ import annotations
 
-from suite.records.formats import Row
+from suite.records.formats import CurveRow
 
 
 class TrainingCurve:
@@ -19,7 +19,7 @@ class TrainingCurve:
         if every < 1:
             raise ValueError(f"a training curve needs an interval of at least 1 step, got {every}")
         self.every, self.total_steps = every, total_steps
-        self.rows: list[Row] = []
+        self.rows: list[CurveRow] = []
 
     def due(self, step: int) -> bool:
         return step % self.every == 0 or step == self.total_steps

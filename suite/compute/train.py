@@ -18,7 +18,7 @@ from suite.api import PruningMethod, RunContext
 from suite.compute.curves import TrainingCurve
 from suite.compute.device import CPU, Placement
 from suite.errors import NonFiniteLossError
-from suite.records.formats import Row
+from suite.records.formats import CurveRow
 from suite.spec.schedules import TrainConfig
 
 
@@ -31,7 +31,7 @@ class TrainStats:
     # (batch size, padded length) -> number of steps with that shape: the real token counts the
     # training-compute estimate is made from.
     batch_shapes: dict[tuple[int, int], int] = field(default_factory=dict)
-    curve: list[Row] = field(default_factory=list)  # suite.curves rows, when a curve was asked for
+    curve: list[CurveRow] = field(default_factory=list)  # suite.curves rows, when a curve was asked for
 
 
 def make_loader(ds: Dataset, collator, batch_size: int, seed: int | None, group_by_length: bool = False) -> DataLoader:

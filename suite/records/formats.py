@@ -90,16 +90,16 @@ def read_predictions(record_path: Path | None, record: dict[str, Any]) -> Predic
 FIRST_COLUMNS = ("step", "loss", "lr", "flop_fraction")
 
 
-Row = dict[str, float]
+CurveRow = dict[str, float]
 
 
-def columns(rows: list[Row]) -> list[str]:
+def columns(rows: list[CurveRow]) -> list[str]:
     """The fixed columns, then every loss term any row has, in order of appearance."""
     extra = dict.fromkeys(name for row in rows for name in row if name not in FIRST_COLUMNS)
     return [*FIRST_COLUMNS, *extra]
 
 
-def to_csv(rows: list[Row]) -> str:
+def to_csv(rows: list[CurveRow]) -> str:
     """The rows as CSV text (a term missing from a row is an empty cell)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns(rows), lineterminator="\n")

@@ -28,7 +28,7 @@ from suite.records.atomic import (
     write_model_dir,
     write_text_atomic,
 )
-from suite.records.formats import Predictions, Row, to_csv
+from suite.records.formats import CurveRow, Predictions, to_csv
 from suite.records.layout import (
     LOCKS_DIR,
     Cell,
@@ -58,14 +58,14 @@ class CellFiles:
     """What a cell writes beside its record, made where it ran and written by the results' one writer."""
 
     predictions: Predictions | None = None
-    curve: list[Row] = field(default_factory=list)  # suite.curves rows
+    curve: list[CurveRow] = field(default_factory=list)  # suite.curves rows
     model: SavedModelFiles | None = None  # the finalized model, with `--save-models`
 
 
 class CurveSink(Protocol):
     """Somewhere else a cell's training curve goes once its CSV is written (TensorBoard, ...)."""
 
-    def curve_written(self, root: Path, cell: Cell, rows: list[Row]) -> None: ...
+    def curve_written(self, root: Path, cell: Cell, rows: list[CurveRow]) -> None: ...
 
 
 class ClaimState(Enum):

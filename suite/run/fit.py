@@ -24,8 +24,9 @@ from suite.compute.models import load_model
 from suite.compute.train import TrainStats, make_loader, train
 from suite.flops import FlopReport, count_flops, training_flops
 from suite.run.inputs import Inputs
-from suite.spec.presets import Preset
 from suite.spec.rules import Lineage
+from suite.spec.schedules import PruningSchedule
+from suite.spec.tasks import TaskSpec
 
 CALIBRATION_BATCHES = 4
 
@@ -40,40 +41,43 @@ class Trained:
 
 
 def starting_model(
-    method: PruningMethod, model_name: str, data: TaskData, seed: int, lineage: Lineage, teacher: nn.Module | None
+    method: PruningMethod, model_name: str, task: TaskSpec, seed: int, start: str, teacher: nn.Module | None
 ) -> nn.Module:
-    """The weights the training rule starts from: a trainable copy of the teacher, or pre-trained ones."""
-    if lineage.start == "teacher":
+    """The weights the training rule starts from (`start`, the lineage's): a trainable copy of the
+    teacher, or the pre-trained checkpoint with a fresh head. Benchmarks hand over the same weights."""
+    if start == "teacher":
         if teacher is None:
             raise RuntimeError(f"{method.info.name} starts from the teacher, but no teacher was loaded")
         return copy.deepcopy(teacher).requires_grad_(True).train()
-    return load_model(model_name, data.task, seed)
+    return load_model(model_name, task, seed)
 
 
 def run_context(
-    preset: Preset,
-    data: TaskData,
     method: PruningMethod,
+    *,
+    task: TaskSpec,
     budget: Budget,
     seed: int,
     total_steps: int,
     reference: FlopReport,
-    teacher: nn.Module | None,
-    calibration_batches: list[dict],
+    flop_seq_len: int,
+    teacher: nn.Module | None = None,
+    calibration_batches: list[dict] | None = None,
+    schedule: PruningSchedule | None = None,
 ) -> RunContext:
-    """What a method's hooks see of a cell."""
+    """What a method's hooks see of a cell (benchmarks build theirs here too)."""
     return RunContext(
-        task=data.task,
+        task=task,
         budget=budget,
         seed=seed,
         total_steps=total_steps,
         reference=reference,
-        flop_seq_len=preset.flop_seq_len,
+        flop_seq_len=flop_seq_len,
         # A private copy: hooks or edits a method puts on its teacher die with the cell.
         teacher=copy.deepcopy(teacher) if teacher is not None and method.info.needs_teacher else None,
-        calibration_batches=calibration_batches,
+        calibration_batches=calibration_batches or [],
         logger=logging.getLogger(f"suite.method.{method.info.name}"),
-        schedule=preset.pruning_schedule,
+        schedule=schedule or PruningSchedule(),
     )
 
 
@@ -97,19 +101,20 @@ class Fitter:
         collator = self.inputs.collator
         cfg = self.preset.train_for(task_name)
         device = self.placement.device
-        model = starting_model(method, self.preset.model, data, seed, lineage, teacher).to(device)
+        model = starting_model(method, self.preset.model, data.task, seed, lineage.start, teacher).to(device)
         batches = _calibration_batches(data, collator, cfg.batch_size, seed)
         calibration = [{k: v.to(device) for k, v in batch.items()} for batch in batches]
         ctx = run_context(
-            self.preset,
-            data,
             method,
-            budget,
-            seed,
-            lineage.own_steps,
-            self.inputs.reference_flops(task_name),
-            teacher,
-            calibration,
+            task=data.task,
+            budget=budget,
+            seed=seed,
+            total_steps=lineage.own_steps,
+            reference=self.inputs.reference_flops(task_name),
+            flop_seq_len=self.preset.flop_seq_len,
+            teacher=teacher,
+            calibration_batches=calibration,
+            schedule=self.preset.pruning_schedule,
         )
         model = method.prepare(model, ctx).to(device)  # parameters a method added (scores) move too
         student_flops = count_flops(model, self.preset.flop_seq_len)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from suite.errors import SuiteError
-from suite.records.formats import Row
+from suite.records.formats import CurveRow
 from suite.records.layout import TENSORBOARD_DIR, Cell, cell_path
 
 
@@ -23,7 +23,7 @@ def summary_writer_class():
     return SummaryWriter
 
 
-def write_tensorboard(log_dir: Path, rows: list[Row]) -> None:
+def write_tensorboard(log_dir: Path, rows: list[CurveRow]) -> None:
     """The same scalars as the CSV, one TensorBoard run per cell (tags `train/<column>`)."""
     writer = summary_writer_class()(log_dir=str(log_dir))
     try:
@@ -39,7 +39,7 @@ def write_tensorboard(log_dir: Path, rows: list[Row]) -> None:
 class TensorBoardSink:
     """Each curve also as a TensorBoard run under `<results>/tensorboard/<task>/<method>/<cell>`."""
 
-    def curve_written(self, root: Path, cell: Cell, rows: list[Row]) -> None:
+    def curve_written(self, root: Path, cell: Cell, rows: list[CurveRow]) -> None:
         runs = cell_path(root / TENSORBOARD_DIR, cell.task, cell.method, cell.budget, cell.seed)
         run = runs.with_suffix("")
         shutil.rmtree(run, ignore_errors=True)  # a rerun replaces the cell's scalars, never repeats them

@@ -111,7 +111,7 @@ class _Driver:
         retry = {"max_retries": options.max_retries, "retry_exceptions": False}
         self.teacher_task = ray.remote(_teacher_task).options(num_returns=2, **resources, **retry)
         self.cell_task = ray.remote(_cell_task).options(**resources, **retry)
-        self.board = ray.remote(num_cpus=0)(_Board).remote()
+        self.started_cells = ray.remote(num_cpus=0)(_StartedCells).remote()
         self.claims: dict[Cell, Claim] = {}
 
     def run(self, to_run: list[tuple[Cell, Any, dict[str, Any]]]) -> GridSummary:
@@ -131,7 +131,7 @@ class _Driver:
         teachers, pending = self._teachers(cells, data)
         for cell, method, config in cells:
             teacher = teachers.get((cell.task, cell.seed)) if needs_teacher(method) else None
-            ref = self.cell_task.remote(self.spec, cell, config, data[cell.task], teacher, self.board)
+            ref = self.cell_task.remote(self.spec, cell, config, data[cell.task], teacher, self.started_cells)
             pending[ref] = ("cell", cell, method, config)
         total = len(cells)
         bar = tqdm(total=total, desc="cells", unit="cell", disable=not self.progress)
@@ -153,7 +153,7 @@ class _Driver:
                         progress = GridProgress(len(done), total, estimate_remaining_s(self.summary.ran, remaining))
                         self.on_result(result, progress)
                     bar.set_postfix_str(f"{cell.label} {result.status}")
-                started = set(ray.get(self.board.started.remote()))
+                started = set(ray.get(self.started_cells.started.remote()))
                 running = len(started - {c.label for c in done})
                 teachers = sum(item[0] == "teacher" for item in pending.values())
                 bar.set_description(
@@ -245,7 +245,7 @@ def check_resources(ray, options: RayOptions) -> None:
             raise SuiteError(f"{flag} {asked:g}: the Ray cluster has {have:g} {name}s in all, so no cell could start")
 
 
-class _Board:
+class _StartedCells:
     """Which cells have started on a worker (a retried cell starts again): the bar's running count."""
 
     def __init__(self) -> None:
@@ -263,8 +263,8 @@ def _teacher_task(spec: WorkerSpec, task: str, seed: int, data) -> tuple[dict[st
     return outcome.files, outcome.log
 
 
-def _cell_task(spec: WorkerSpec, cell: Cell, config: dict[str, Any], data, teacher_files, board) -> CellOutcome:
-    board.start.remote(cell.label)
+def _cell_task(spec: WorkerSpec, cell: Cell, config: dict[str, Any], data, teacher_files, started_cells) -> CellOutcome:
+    started_cells.start.remote(cell.label)
     start = time.perf_counter()
     outcome = run_cell(spec, cell, config, data, teacher_files)
     outcome.log += f"cell {cell.label} on {socket.gethostname()}: {time.perf_counter() - start:.1f}s\n"
