@@ -14,19 +14,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from suite.records.checks import FIX_MIX, RecordError, Scope, check_record, difference, remember, shown, where
+from suite.records.layout import Cell
 from suite.records.reader import RecordFile
 
 
 def check_duplicates(cells: Sequence[RecordFile]) -> None:
     """One record per (task, method, budget, seed): a second file for a cell is not another seed."""
-    seen: dict[tuple[str, str, float, int], int] = {}
+    seen: dict[Cell, int] = {}
     for i, cell in enumerate(cells):
-        r = cell.record
-        key = (r["task"], r["method"], float(r["budget"]), int(r["seed"]))
+        key = Cell.of_record(cell.record)
         if key in seen:
             first = seen[key]
             raise RecordError(
-                f"two records for {key[0]}/{key[1]} budget {key[2]:g} seed {key[3]}: {where(cells[first], first)}"
+                f"two records for {key.task}/{key.method} budget {key.budget:g} seed {key.seed}: "
+                f"{where(cells[first], first)}"
                 f" and {where(cell, i)}; keep one (move or delete the other)"
             )
         seen[key] = i

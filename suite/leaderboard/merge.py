@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from suite.records.checks import RecordError, Scope, check_record, difference, remember
+from suite.records.layout import Cell
 from suite.records.reader import RecordFile, Unreadable, scan_records
 
 log = logging.getLogger(__name__)
 
-CellKey = tuple[str, str, float, int]
 
 
 def _skipped(item: Unreadable) -> str:
@@ -54,12 +54,8 @@ class Merged:
     refused: list[str]  # one line per record left out, naming the file and why
 
 
-def _key(record: dict[str, Any]) -> CellKey:
-    return (record["task"], record["method"], float(record["budget"]), int(record["seed"]))
-
-
 def _refusal(
-    cell: RecordFile, taken: list[RecordFile], by_key: dict[CellKey, int], seen: dict[Scope, tuple[Any, int]]
+    cell: RecordFile, taken: list[RecordFile], by_key: dict[Cell, int], seen: dict[Scope, tuple[Any, int]]
 ) -> str | None:
     """Why `cell` (from a later folder) cannot join the cells taken so far, or None."""
     try:
@@ -67,7 +63,7 @@ def _refusal(
     except RecordError as exc:
         return str(exc)
     record = cell.record
-    if (kept := by_key.get(_key(record))) is not None:
+    if (kept := by_key.get(Cell.of_record(record))) is not None:
         first = taken[kept]
         if first.record.get("config_hash") == record.get("config_hash"):
             return f"{cell.path}: same cell and config hash as {first.path}; kept that one (the first folder given)"
@@ -89,11 +85,11 @@ def merge_results(results_dirs: Sequence[Path]) -> Merged:
     if not results_dirs:
         raise ValueError("no results folder given")
     taken = read_cells(results_dirs[0])
-    by_key: dict[CellKey, int] = {}
+    by_key: dict[Cell, int] = {}
     seen: dict[Scope, tuple[Any, int]] = {}
     for i, cell in enumerate(taken):
         try:
-            by_key.setdefault(_key(cell.record), i)
+            by_key.setdefault(Cell.of_record(cell.record), i)
         except (KeyError, TypeError, ValueError):  # the board's own checks name a malformed record
             continue
         remember(seen, cell.record, i)
@@ -104,7 +100,7 @@ def merge_results(results_dirs: Sequence[Path]) -> Merged:
             if reason is not None:
                 refused.append(reason)
                 continue
-            by_key[_key(cell.record)] = len(taken)
+            by_key[Cell.of_record(cell.record)] = len(taken)
             remember(seen, cell.record, len(taken))
             taken.append(cell)
     return Merged(taken, refused)

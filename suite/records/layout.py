@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def cell_path(results_dir: Path, task: str, method: str, budget: float, seed: int) -> Path:
@@ -72,3 +74,23 @@ class Cell:
     @property
     def label(self) -> str:
         return f"{self.task}/{self.method}/b{self.budget:g}/s{self.seed}"
+
+    @classmethod
+    def of_record(cls, record: Mapping[str, Any]) -> Cell:
+        """The cell a (checked) record belongs to."""
+        return cls(record["task"], record["method"], float(record["budget"]), int(record["seed"]))
+
+
+SUPERSEDED_SUFFIX = ".superseded"
+
+
+def files_of_record(record_path: Path) -> tuple[Path, ...]:
+    """The record and every file a cell keeps beside it (predictions, curve, saved model)."""
+    return (record_path, predictions_path(record_path), curve_path(record_path), model_dir(record_path))
+
+
+def superseded_path(record_path: Path, source: Path, old_hash: str) -> Path:
+    """Where a file of a record of another configuration is kept: `<stem>.<its hash><suffix>.superseded`,
+    a name no reader takes for a record."""
+    suffix = source.name[len(record_path.stem) :]  # ".json", ".predictions.json.gz", ".curve.csv", ".model"
+    return source.with_name(f"{record_path.stem}.{old_hash}{suffix}{SUPERSEDED_SUFFIX}")

@@ -34,9 +34,11 @@ from suite.records.layout import (
     Cell,
     cell_path,
     curve_path,
+    files_of_record,
     log_path,
     model_dir,
     predictions_path,
+    superseded_path,
     teacher_log_path,
 )
 from suite.records.reader import read_record
@@ -231,7 +233,6 @@ def write_record(path: Path, result: RunResult, predictions: Predictions | None)
 
 def _set_aside(path: Path, old_hash: str) -> None:
     """Keep a superseded record and the files beside it under names no reader takes for a record."""
-    for source in (path, predictions_path(path), curve_path(path), model_dir(path)):
+    for source in files_of_record(path):
         if source.exists():
-            suffix = source.name[len(path.stem) :]  # ".json", ".predictions.json.gz", ".curve.csv", ".model"
-            os.replace(source, source.with_name(f"{path.stem}.{old_hash}{suffix}.superseded"))
+            os.replace(source, superseded_path(path, source, old_hash))

@@ -144,7 +144,7 @@ def test_empty_results_raise():
         build_board([])
 
 
-PUBLISHED = Path(__file__).resolve().parent.parent / "leaderboards" / "cpu"
+PUBLISHED = Path(__file__).resolve().parents[2] / "leaderboards" / "cpu"
 
 
 @pytest.mark.skipif(not (PUBLISHED / "results").is_dir(), reason="no published CPU leaderboard yet")

@@ -19,7 +19,7 @@ from suite.records.atomic import write_json_atomic
 from suite.records.checks import RecordError
 from tests.builders.records import make_record, write_records
 
-PUBLISHED_RESULTS = Path(__file__).resolve().parent.parent / "leaderboards" / "cpu" / "results"
+PUBLISHED_RESULTS = Path(__file__).resolve().parents[2] / "leaderboards" / "cpu" / "results"
 TASKS = ("sst2", "mrpc")
 
 

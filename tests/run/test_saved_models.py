@@ -31,8 +31,7 @@ TASK = "stsb"
 def saved_run(tmp_path_factory):
     """One in-process run of `heads` and `ksp` with --save-models (shared by the tests below)."""
     from suite.spec.presets import get_preset
-
-    from .conftest import FIXTURE_GLUE
+    from tests.conftest import FIXTURE_GLUE
 
     root = tmp_path_factory.mktemp("saved")
     preset = replace(

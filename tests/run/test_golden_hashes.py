@@ -1,6 +1,6 @@
 """The identity of every cell is frozen: the config hash of each cell of the smoke grid (every
-registered method, on the shipped fixture data, in fp32 and bf16 on the CPU), each teacher cache key
-and each trivial row's hash must stay what `tests/golden/smoke_hashes.json` holds. A change here
+built-in method, on the shipped fixture data, in fp32 and bf16 on the CPU), each teacher cache key
+and each trivial row's hash must stay what `tests/run/golden/smoke_hashes.json` holds. A change here
 redoes every finished cell and retrains every cached teacher, so it is never a side effect of a
 refactoring; regenerate the file only for a deliberate change of what a cell computes, and say so."""
 
@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.conftest import FIXTURE_GLUE
+
 GOLDEN = Path(__file__).parent / "golden" / "smoke_hashes.json"
-FIXTURE_GLUE = Path(__file__).parent / "fixtures" / "glue_data"
+
 
 
 def current_hashes(cache_dir: Path) -> dict[str, dict[str, str]]:
@@ -60,7 +62,7 @@ def test_cell_identities_are_frozen(tmp_path: Path) -> None:
     assert current_hashes(tmp_path) == golden
 
 
-if __name__ == "__main__":  # python tests/test_golden_hashes.py: (re)write the golden file
+if __name__ == "__main__":  # python -m tests.run.test_golden_hashes: (re)write the golden file
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -127,8 +127,7 @@ def test_the_smoke_grid_on_ray_matches_in_process_and_trains_each_teacher_once(
 def test_curves_and_saved_models_travel_back_to_the_driver(cluster, tmp_path, glue_dir, smoke_preset):
     from suite.records.layout import cell_path
     from suite.records.reader import read_record
-
-    from .test_saved_models import assert_reloads_with_the_cells_predictions
+    from tests.run.test_saved_models import assert_reloads_with_the_cells_predictions
 
     harness = Grid.build(
         smoke_preset,

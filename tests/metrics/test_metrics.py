@@ -60,7 +60,7 @@ def test_mnli_splits_flatten_with_prefix_and_average():
 # --- computed through the local `evaluate` module: same values as scikit-learn/scipy called directly ---
 
 CLASSIFICATION = ("cola", "sst2", "mrpc", "qqp", "mnli", "qnli", "rte", "wnli")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from suite.compute.data import content_sha256, describe_source, load_task, read_
 from suite.errors import DataError
 from suite.spec.tasks import get_task
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # A closed port on this machine: the hub "answers" with connection refused, at once and offline.
 UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"
 

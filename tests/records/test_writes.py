@@ -20,7 +20,7 @@ from suite.records.reader import read_record, read_records
 from suite.records.schema import RECORD_FIELDS, RunResult
 from suite.records.store import write_record
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _result() -> RunResult:
@@ -98,7 +98,7 @@ def test_clean_stale_temp_files_removes_only_old_temporaries(tmp_path):
 
 
 def test_the_readme_names_every_field_of_the_record():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("\n## Result record\n", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`([a-z_]+)`", section))
     assert [name for name in RECORD_FIELDS if name not in named] == []

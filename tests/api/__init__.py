@@ -1,0 +1,1 @@
+"""Tests of the plugin API and its adapters."""

@@ -1,0 +1,1 @@
+"""Tests of GLUE metrics."""
