@@ -2,7 +2,7 @@
 
 The harness owns the model, the data and the training loop; a method only sees the hooks below,
 so every method gets the same optimizer, schedule, step count and data (the fairness contract).
-Where each hook fires in one cell of the grid (suite.run.harness, suite.compute.train):
+Where each hook fires in one cell of the grid (suite.run.fit, suite.compute.train):
 
     reason = method.unreachable(model, reference, budget)      # planning: a reason skips the cell
     model = copy of the teacher if method.start == "teacher" else the pre-trained checkpoint
@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-# PruningSchedule and TaskSpec are part of the interface (RunContext fields): importable from here.
 from suite.sparsity import sparsity_cannot_reach
 from suite.spec.rules import BUDGET_TOLERANCE, STARTS, within_budget
+
+# PruningSchedule and TaskSpec are part of the interface (RunContext fields): importable from here.
 from suite.spec.schedules import PruningSchedule
 from suite.spec.tasks import TaskSpec
 

@@ -43,7 +43,7 @@ class RegisteredMethod:
     config: Any | None
 
     def create(self, knobs: Mapping[str, Any] | None = None) -> PruningMethod:
-        """An instance with the registered Config, or with some of its knobs set (suite.knobs)."""
+        """An instance with the registered Config, or with some of its knobs set (suite.spec.knobs)."""
         if not knobs:
             return self.cls(self.info, self.config)
         return self.cls(self.info, with_knobs(self.info.name, self.default_config(), knobs))

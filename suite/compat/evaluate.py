@@ -1,7 +1,7 @@
 """Loading the suite's own `evaluate` modules from a local folder, whatever the state of the cache.
 
 evaluate is imported inside the functions: its `evaluator` subpackage imports transformers and
-torch, seconds that `import suite.metrics` must not cost.
+torch, seconds that `import suite.metrics.glue` must not cost.
 """
 
 from __future__ import annotations

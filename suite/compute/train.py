@@ -31,7 +31,7 @@ class TrainStats:
     # (batch size, padded length) -> number of steps with that shape: the real token counts the
     # training-compute estimate is made from.
     batch_shapes: dict[tuple[int, int], int] = field(default_factory=dict)
-    curve: list[CurveRow] = field(default_factory=list)  # suite.curves rows, when a curve was asked for
+    curve: list[CurveRow] = field(default_factory=list)  # suite.compute.curves rows, when a curve was asked for
 
 
 def make_loader(ds: Dataset, collator, batch_size: int, seed: int | None, group_by_length: bool = False) -> DataLoader:

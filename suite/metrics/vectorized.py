@@ -1,7 +1,7 @@
 """The suite's GLUE metrics over many resamples at once: one score per row of a (resamples, n) array.
 
 scikit-learn scores one sample per call, far too slow for a thousand bootstrap resamples of every
-model. These are the same formulas on whole arrays (tests hold them equal to `suite.metrics`), on
+model. These are the same formulas on whole arrays (tests hold them equal to `suite.metrics.glue`), on
 the suite's 0-100 scale, with its conventions for degenerate samples: F1 with no positive
 prediction or label is 0, a correlation with a constant side is 0.
 """

@@ -67,7 +67,7 @@ def write_bytes_atomic(path: Path, blob: bytes, mode: int | None = None) -> None
 
 
 def _is_temp_file(path: Path) -> bool:
-    # The names `write_bytes_atomic` gives its temporary files (and suite.saved_models its temporary
+    # The names `write_bytes_atomic` gives its temporary files (and write_model_dir its temporary
     # folders): `.<target name>.<random>.tmp`.
     return path.name.startswith(".") and path.name.endswith(".tmp") and (path.is_file() or path.is_dir())
 

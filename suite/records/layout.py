@@ -20,7 +20,7 @@ def predictions_path(record_path: Path) -> Path:
     return record_path.with_name(record_path.stem + PREDICTIONS_SUFFIX)
 
 
-# A cell's saved model is the folder `<record stem>.model/` beside its record (suite.saved_models).
+# A cell's saved model is the folder `<record stem>.model/` beside its record (see atomic.write_model_dir).
 SAVED_MODEL_SUFFIX = ".model"
 
 

@@ -60,7 +60,7 @@ class CellFiles:
     """What a cell writes beside its record, made where it ran and written by the results' one writer."""
 
     predictions: Predictions | None = None
-    curve: list[CurveRow] = field(default_factory=list)  # suite.curves rows
+    curve: list[CurveRow] = field(default_factory=list)  # suite.compute.curves rows
     model: SavedModelFiles | None = None  # the finalized model, with `--save-models`
 
 

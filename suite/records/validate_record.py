@@ -7,7 +7,7 @@ and size) and its score and metrics recomputed from those predictions. Every pro
 naming the file.
 
 Scores are recomputed with the vectorized GLUE metrics (`suite.metrics.vectorized`), which the tests hold equal to
-`suite.metrics` (the `evaluate` scripts behind that module import torch; this side never does).
+`suite.metrics.glue` (the `evaluate` scripts behind that module import torch; this side never does).
 """
 
 from __future__ import annotations

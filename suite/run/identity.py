@@ -36,7 +36,7 @@ class RunSpec:
     # is only recorded, so a cluster of mixed GPUs does not redo finished cells.
     device: str  # a device type: "cpu", "cuda", "mps"
     precision: str  # resolved, never "auto"
-    # Knobs set per method (suite.knobs: typed, checked); they change the method's Config.
+    # Knobs set per method (suite.spec.knobs: typed, checked); they change the method's Config.
     method_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
