@@ -57,7 +57,7 @@ class ExportRequest:
 def run(args: argparse.Namespace) -> int:
     from suite.compute.packing import push_to_hub
     from suite.records.atomic import copy_model_dir
-    from suite.records.layout import cell_path
+    from suite.records.layout import NamedFileError, cell_path, file_beside
     from suite.records.reader import read_record
 
     request = ExportRequest.from_args(args)
@@ -72,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
             f"{label} has no saved model (status {record.get('status')}): run it with --save-models; a finished "
             "cell is not rerun, so move its record away first"
         )
-    source = path.parent / saved["path"]
-    if not source.is_dir():
-        raise SuiteError(f"{label}: its record names the saved model {source}, which is missing; rerun the cell")
+    try:  # only a folder of plain files beside the record is copied: never a path the record leads elsewhere
+        source = file_beside(path, saved.get("path") if isinstance(saved, dict) else None, folder=True)
+    except NamedFileError as exc:
+        raise SuiteError(f"{label}: {exc}; rerun the cell with --save-models") from None
     copy_model_dir(source, request.to)
     loader = (
         "transformers or suite.structure.load_pruned"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from suite.errors import SuiteError
 
 
 def cell_path(results_dir: Path, task: str, method: str, budget: float, seed: int) -> Path:
@@ -94,3 +97,46 @@ def superseded_path(record_path: Path, source: Path, old_hash: str) -> Path:
     a name no reader takes for a record."""
     suffix = source.name[len(record_path.stem) :]  # ".json", ".predictions.json.gz", ".curve.csv", ".model"
     return source.with_name(f"{record_path.stem}.{old_hash}{suffix}{SUPERSEDED_SUFFIX}")
+
+
+class NamedFileError(SuiteError, ValueError):
+    """A file a record names is not a plain file (or folder) beside it; the message names the file."""
+
+
+class NamedFileMissing(NamedFileError):
+    """A file a record names is not there (a dangling symlink included)."""
+
+
+def file_beside(record_path: Path, name: object, *, folder: bool = False) -> Path:
+    """The file `name` that the record at `record_path` names (its predictions, curve), or with `folder`
+    its saved-model folder, checked before anything opens it. A results folder may come from anyone, so
+    a name must not lead a reader elsewhere on the machine or to something that never ends: it is a bare
+    name (no absolute path, no `..`, no subfolder), its target with every symlink followed lies inside
+    the record's folder, and that target is a regular file, or a folder holding only regular files
+    (not symlinks), as `atomic.write_model_dir` writes it. Nothing here reads a byte of the file."""
+    record_path = Path(record_path)
+    kind = "folder" if folder else "file"
+    if not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in "/\\\0"):
+        raise NamedFileError(f"{record_path}: names the {kind} {name!r}, not the name of a {kind} beside it")
+    candidate = record_path.parent / name
+    where = f"named by {record_path.name}"
+    try:
+        home = record_path.parent.resolve(strict=True)
+        target = candidate.resolve(strict=True)
+    except FileNotFoundError:
+        raise NamedFileMissing(f"{candidate}: {where}, is missing") from None
+    except (OSError, RuntimeError) as exc:  # a symlink loop is a RuntimeError before Python 3.13
+        raise NamedFileError(f"{candidate}: {where}, cannot be resolved ({exc})") from None
+    if target == home or not target.is_relative_to(home):
+        raise NamedFileError(f"{candidate}: {where}, leads outside the record's folder (to {target})")
+    mode = target.stat().st_mode  # stat, not open: a FIFO or device is refused without blocking on it
+    if folder:
+        if not stat.S_ISDIR(mode):
+            raise NamedFileError(f"{candidate}: {where}, is not a folder")
+        with os.scandir(target) as entries:
+            odd = sorted(e.name for e in entries if not e.is_file(follow_symlinks=False))
+        if odd:
+            raise NamedFileError(f"{candidate}: {where}, holds {odd[0]!r}, which is not a regular file")
+    elif not stat.S_ISREG(mode):
+        raise NamedFileError(f"{candidate}: {where}, is not a regular file")
+    return candidate

@@ -28,7 +28,7 @@ from suite.records.atomic import (
     write_model_dir,
     write_text_atomic,
 )
-from suite.records.formats import CurveRow, Predictions, to_csv
+from suite.records.formats import CurveRow, Predictions, PredictionsError, read_predictions, to_csv
 from suite.records.layout import (
     LOCKS_DIR,
     Cell,
@@ -139,8 +139,19 @@ class ResultStore:
 
     # ----- which cells to compute ----------------------------------------------------------------
     def finished(self, cell: Cell, config_hash: str) -> bool:
-        existing = self.read(cell)
-        return bool(existing and existing.get("status") in FINISHED and existing.get("config_hash") == config_hash)
+        """The cell's record is finished (ok or over_budget) under `config_hash` and its predictions
+        sidecar checks out (beside it, sha256 and n as the record says), as `validate` checks it; any other
+        cell is computed (again), its old files set aside by `write`."""
+        path = self.path(cell)
+        existing = read_record(path)
+        if not (existing and existing.get("status") in FINISHED and existing.get("config_hash") == config_hash):
+            return False
+        try:
+            read_predictions(path, existing)
+        except (PredictionsError, FileNotFoundError) as exc:  # FileNotFoundError: the record names no sidecar
+            log.info("cell %s: computed again, its finished record does not check out: %s", cell.label, exc)
+            return False
+        return True
 
     def lock(self, cell: Cell) -> FileLock:
         """One lock file per cell under `<results>/.locks/`, so two runs on one results folder never
@@ -165,15 +176,18 @@ class ResultStore:
     # ----- writing ---------------------------------------------------------------------------------
     def write(self, cell: Cell, result: RunResult, files: CellFiles | None) -> None:
         """Write a cell's record and the files beside it (predictions, training curve, saved model;
-        each before the record that names it). A finished record of another configuration is kept
-        beside it as `<name>.<its hash>.json.superseded` (its files likewise) rather than overwritten;
-        a failed write (disk full, permissions changed mid-run) is logged and turns the cell into a
-        failure, and the grid goes on."""
+        each before the record that names it). A finished record there (ok or over_budget) is kept beside
+        it as `<name>.<its hash>.json.superseded` (its files likewise) rather than overwritten: a cell is
+        written when it is not `finished` (or its method broke before training), so that record is of
+        another configuration, or its sidecar no longer checks out; either way an earlier run made it and
+        nothing it made is silently lost. A failed record is overwritten (it holds no result). A failed
+        write (disk full, permissions changed mid-run) is logged and turns the cell into a failure, and the
+        grid goes on."""
         path = self.path(cell)
         files = files or CellFiles()
         try:
             existing = read_record(path)
-            if existing and existing.get("status") in FINISHED and existing.get("config_hash") != result.config_hash:
+            if existing and existing.get("status") in FINISHED:
                 _set_aside(path, str(existing.get("config_hash") or "unknown"))
             self._write_beside(path, cell, result, files)
             write_record(path, result, files.predictions)
@@ -232,7 +246,8 @@ def write_record(path: Path, result: RunResult, predictions: Predictions | None)
 
 
 def _set_aside(path: Path, old_hash: str) -> None:
-    """Keep a superseded record and the files beside it under names no reader takes for a record."""
+    """Keep a superseded record and the files beside it under names no reader takes for a record (a
+    symlink is moved as the link, never followed)."""
     for source in files_of_record(path):
         if source.exists():
             os.replace(source, superseded_path(path, source, old_hash))

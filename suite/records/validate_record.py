@@ -25,7 +25,7 @@ from suite.errors import SuiteError
 from suite.metrics.vectorized import METRICS, metric_rows
 from suite.records.checks import RecordError, check_record
 from suite.records.formats import SCORE_TOLERANCE, Predictions, PredictionsError, read_predictions
-from suite.records.layout import cell_path
+from suite.records.layout import NamedFileError, cell_path, file_beside
 from suite.records.provenance import config_hash
 from suite.records.reader import RecordFile, scan_records
 from suite.records.schema import RECORD_FIELDS, ROLE_TEACHER, ROLE_TRIVIAL, SCHEMA_VERSION, STATUSES, get_field
@@ -180,6 +180,24 @@ def _labels_digest(labels: np.ndarray) -> str:
     return hashlib.sha256(labels.astype(float).tobytes()).hexdigest()
 
 
+def _check_named_files(entry: Entry) -> None:
+    """The training curve and saved model the record names are there, inside its folder (not read: the
+    sidecar is checked by `_check_predictions`)."""
+    record = entry.record
+    named = [("curve", "file", False), ("saved_model", "path", True)]
+    for name, key, folder in named:
+        meta = record.get(name)
+        if meta is None:
+            continue
+        if not isinstance(meta, dict):
+            entry.add(f"{name} is {meta!r}, expected the file it names")
+            continue
+        try:
+            file_beside(entry.path, meta.get(key), folder=folder)
+        except NamedFileError as exc:
+            entry.problems.append(f"{exc} ({name}.{key}); rerun that cell")
+
+
 def _check_predictions(entry: Entry, task: TaskSpec) -> None:
     """The sidecar (present, sha256, n, split), then every score the record states, recomputed from
     the predictions."""
@@ -226,6 +244,7 @@ def check_entry(entry: Entry, root: Path) -> None:
             return
         _check_flops(entry)
         _check_training(entry)
+        _check_named_files(entry)
         _check_predictions(entry, task)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field of an unexpected shape
         entry.add(f"malformed record ({type(exc).__name__}: {exc})")

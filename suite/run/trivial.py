@@ -48,7 +48,8 @@ def trivial_baseline(task: TaskSpec, train_labels: np.ndarray, eval_labels: dict
 
 def write_trivial_rows(identity: Identity, store: ResultStore, tasks: list[str]) -> list[RunResult]:
     """One `trivial` row per task (majority class, or a constant for regression), from the data
-    alone; skipped where a record with the same data identity exists. Returns those written."""
+    alone; skipped where a record with the same data identity is finished (its sidecar intact), else
+    rewritten in place (the data alone make it again). Returns those written."""
     inputs = identity.inputs
     written = []
     for task_name in tasks:
@@ -57,8 +58,7 @@ def write_trivial_rows(identity: Identity, store: ResultStore, tasks: list[str])
         baseline = trivial_baseline(data.task, np.asarray(data.train["label"]), eval_labels)
         config = {"data": identity.data_config(task_name), "method": TRIVIAL_METHOD, "rule": baseline.rule}
         cell = Cell(task_name, TRIVIAL_METHOD, 1.0, 0)
-        existing = store.read(cell)
-        if existing and existing.get("config_hash") == config_hash(config):
+        if store.finished(cell, config_hash(config)):
             continue
         result = RunResult(
             method=TRIVIAL_METHOD,

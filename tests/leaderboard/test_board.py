@@ -7,10 +7,13 @@ the majority class, exactly as the trivial baseline does, so rte must be flagged
 from __future__ import annotations
 
 import csv
+import gzip
+import hashlib
 import io
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +32,7 @@ from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.signal_check import NO_SIGNAL, SIGNAL
 from suite.metrics.glue import task_metrics
 from suite.records.atomic import write_json_atomic
-from suite.records.formats import PredictionsError
+from suite.records.formats import PredictionsError, sidecar_bound
 from suite.spec.tasks import get_task
 from tests.builders.records import attach_predictions, make_record, record_path
 
@@ -247,6 +250,37 @@ def test_a_sidecar_that_does_not_match_its_record_is_one_clear_error(grid, chang
     with pytest.raises(PredictionsError, match=message) as error:
         build_board(read_cells(grid))
     assert "budget0.5_seed0" in str(error.value) and "\n" not in str(error.value)
+
+
+def _outside(sidecar: Path, record: dict) -> None:
+    outside = sidecar.parents[3] / "outside.json.gz"  # beside the results folder, same bytes
+    sidecar.rename(outside)
+    sidecar.symlink_to(outside)
+
+
+def _bomb(sidecar: Path, record: dict) -> None:
+    blob = gzip.compress(b" " * (50 << 20), compresslevel=9)  # 50 MB of spaces in ~50 KB
+    sidecar.write_bytes(blob)
+    record["predictions"].update(n=3, sha256=hashlib.sha256(blob).hexdigest())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda sidecar, record: record["predictions"].update(file=str(sidecar)), "not the name of a file beside"),
+        (lambda sidecar, record: record["predictions"].update(file="../x.gz"), "not the name of a file beside"),
+        (_outside, "leads outside the record's folder"),
+        (lambda sidecar, record: (sidecar.unlink(), sidecar.symlink_to("/dev/zero")), "leads outside"),
+        (_bomb, f"decompresses to more than {sidecar_bound(3)} bytes"),
+    ],
+)
+def test_a_sidecar_outside_the_folder_or_too_large_is_refused_before_it_is_read(grid, change, message):
+    _tamper(grid, change)
+    start = time.perf_counter()
+    with pytest.raises(PredictionsError, match=message) as error:
+        build_board(read_cells(grid))
+    assert "budget0.5_seed0" in str(error.value) and "\n" not in str(error.value)
+    assert time.perf_counter() - start < 10.0  # never the 50 MB expanded, never /dev/zero read
 
 
 def test_predictions_on_another_dev_set_are_refused(grid):

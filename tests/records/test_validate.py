@@ -114,6 +114,17 @@ def test_a_missing_predictions_file_is_named(capsys, copy):
 
 
 @pytest.mark.integration
+def test_a_predictions_file_that_leads_outside_the_folder_is_named(capsys, copy, tmp_path):
+    sidecar = copy / DENSE.with_name("budget1_seed0.predictions.json.gz")
+    outside = tmp_path / "elsewhere.json.gz"
+    sidecar.rename(outside)  # the very bytes its record hashed: only where they lie is wrong
+    sidecar.symlink_to(outside)
+    code, out, _ = validate(capsys, copy)
+    assert code == 1 and len(out) == 1
+    assert out[0].startswith(f"{sidecar}: named by {DENSE.name}, leads outside the record's folder (to {outside})")
+
+
+@pytest.mark.integration
 def test_predictions_rewritten_with_their_hash_still_fail_on_the_score(capsys, copy):
     sidecar = copy / MAGNITUDE.with_name("budget0.5_seed0.predictions.json.gz")
     data = json.loads(gzip.decompress(sidecar.read_bytes()))
