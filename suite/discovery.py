@@ -23,12 +23,14 @@ BUILTIN_PACKAGE = "methods"
 
 @dataclass(frozen=True)
 class Declaration:
-    """A method known from its source: its name, its one-line summary (None when not a literal) and
-    the plugin module whose import registers it."""
+    """A method known from its source: its name, its one-line summary (None when not a literal), the
+    plugin module whose import registers it, and whether it compresses (`MethodInfo.budgeted`: the
+    default True when not given, None when not a literal)."""
 
     name: str
     summary: str | None
     source: PluginSource
+    budgeted: bool | None = True
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,8 @@ def declared_methods(source: PluginSource) -> list[Declaration] | None:
             literal = _literal_info(node)
             if literal is None:
                 return None
-            name, summary = literal
-            declarations.append(Declaration(name, summary, source))
+            name, summary, budgeted = literal
+            declarations.append(Declaration(name, summary, source, budgeted))
     return declarations or None
 
 
@@ -108,18 +110,24 @@ def _called_name(func: ast.expr) -> str | None:
     return None
 
 
-def _literal_info(call: ast.Call) -> tuple[str, str | None] | None:
-    """(name, summary) of `register_method(MethodInfo(name=..., summary=...), ...)` where the name is a
-    literal; the summary is None where it is not one."""
+# MethodInfo's leading fields, in order: read positionally as well as by keyword.
+_INFO_FIELDS = ("name", "summary", "paper", "needs_teacher", "budgeted")
+
+
+def _literal_info(call: ast.Call) -> tuple[str, str | None, bool | None] | None:
+    """(name, summary, budgeted) of `register_method(MethodInfo(name=..., summary=...), ...)` where the
+    name is a literal; the summary is None where it is not one, budgeted True where it is not given
+    (MethodInfo's default) and None where it is not a literal."""
     info = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "info"), None)
     if not isinstance(info, ast.Call) or _called_name(info.func) != "MethodInfo":
         return None
-    fields = dict(zip(("name", "summary"), info.args, strict=False))
-    fields.update({k.arg: k.value for k in info.keywords if k.arg in ("name", "summary")})
+    fields = dict(zip(_INFO_FIELDS, info.args, strict=False))
+    fields.update({k.arg: k.value for k in info.keywords if k.arg in _INFO_FIELDS})
     name, summary = _literal(fields.get("name")), _literal(fields.get("summary"))
     if not isinstance(name, str):
         return None
-    return name, summary if isinstance(summary, str) else None
+    budgeted = _literal(fields["budgeted"]) if "budgeted" in fields else True
+    return name, summary if isinstance(summary, str) else None, budgeted if isinstance(budgeted, bool) else None
 
 
 def _literal(node: ast.expr | None) -> object:

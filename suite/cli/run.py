@@ -309,9 +309,11 @@ def execute(request: RunRequest) -> int:
         score = "-" if result.score is None else f"{result.score:.2f}"
         fraction = result.flops.get("fraction")
         frac = "-" if fraction is None else f"{fraction:.3f}"
+        # A failed cell may lack any measurement: its line says so with '-' rather than stopping the grid.
+        wall = "-" if result.wall_s is None else f"{result.wall_s:.0f}s"
         print(
             f"{result.task:6s} {result.method:12s} budget {result.budget:<5g} seed {result.seed}: "
-            f"{result.status:11s} score {score:>6s}  FLOP fraction {frac}  {result.wall_s:.0f}s"
+            f"{result.status:11s} score {score:>6s}  FLOP fraction {frac}  {wall}"
             f"  [{progress.done}/{progress.total} cells, {_left(progress.remaining_s)}]"
             + (f"  ({result.error.splitlines()[0]})" if result.error else ""),
             file=sys.stderr,

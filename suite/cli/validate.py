@@ -48,7 +48,15 @@ def run(args: argparse.Namespace) -> int:
     preset = request.preset
     result = validate_results(request.results_dir, preset)
     checked = "contract, FLOP budget, training rule, predictions, scores, one configuration"
-    checked += f", preset {preset.name}" if preset else ""
+    checked += f", preset {preset.name} (settings, every cell)" if preset else ""
+    if result.absent_methods:
+        names = ",".join(result.absent_methods)
+        print(
+            f"note: no record of {names} at any budget of preset {preset.name}: out of their reach at every "
+            f"budget by design, or not run (python -m suite run --preset {preset.name} --methods {names} "
+            f"--results-dir {request.results_dir} computes what they can reach)",
+            file=sys.stderr,
+        )
     if result.ok:
         print(f"{result.records} records in {request.results_dir}: no problems ({checked})")
         return 0

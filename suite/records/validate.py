@@ -7,7 +7,9 @@ labels in every sidecar of a task (the paired bootstrap resamples the same examp
 and the training rule (every method row of a task has the same lineage steps, the teacher half of
 them). Where the records disagree, the most common value is taken as the folder's and each record
 that differs is named. With a preset, every setting the preset fixes and a record carries must be
-the preset's. Records do not name the preset they were run with, so that check runs only when asked.
+the preset's, and every cell of the preset's grid needs a record (the rule for cells out of a
+method's reach is in `completeness`). Records do not name the preset they were run with, so these
+checks run only when asked.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from suite.errors import SuiteError
 from suite.records.checks import identity, settings
+from suite.records.completeness import missing_cells
 from suite.records.schema import FINISHED, REFERENCE_BUDGET, ROLE_METHOD, ROLE_TEACHER, ROLE_TRIVIAL, get_field
 from suite.records.validate_record import Entry, as_int, as_number, check_entry, read_entries
 from suite.spec.presets import Preset
@@ -34,6 +37,9 @@ class Validation:
     results_dir: Path
     records: int
     problems: list[str]
+    # With a preset: built-in methods with no record at any of its budgets (perhaps out of their reach
+    # at every one, see completeness), named but not problems.
+    absent_methods: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -176,7 +182,10 @@ def validate_results(results_dir: Path, preset: Preset | None = None) -> Validat
     well_formed = [e for e in entries if e.well_formed]
     _check_settings(well_formed)
     _check_across(well_formed)
+    missing: list[str] = []
+    absent: list[str] = []
     if preset is not None:
         _check_preset(well_formed, preset)
-    problems = unreadable + [line for entry in entries for line in entry.problems]
-    return Validation(Path(results_dir), len(entries), sorted(problems))
+        missing, absent = missing_cells((e.record for e in entries), preset, Path(results_dir))
+    problems = unreadable + [line for entry in entries for line in entry.problems] + missing
+    return Validation(Path(results_dir), len(entries), sorted(problems), absent)

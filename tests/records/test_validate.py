@@ -18,6 +18,7 @@ from suite.cli import main
 from suite.records.provenance import config_hash
 from suite.records.validate import validate_results
 from suite.spec.presets import get_preset
+from tests.conftest import run_smoke
 
 HEADS = Path("sst2/heads/budget0.5_seed0.json")
 MAGNITUDE = Path("mrpc/magnitude/budget0.5_seed0.json")
@@ -41,20 +42,104 @@ def edit(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
     path.write_text(json.dumps(record, indent=2))
 
 
+@pytest.fixture(scope="module")
+def complete(smoke_results, tmp_path_factory) -> Path:
+    """`smoke_results` with its teacher rows: every reference row, and a rectangular grid of the
+    methods it ran (the teacher comes from the copied cache: evaluated, not trained again)."""
+    root = tmp_path_factory.mktemp("complete")
+    shutil.copytree(smoke_results, root / "results")
+    shutil.copytree(smoke_results.parent / "cache", root / "cache")
+    return run_smoke(root, ("teacher",))
+
+
+NOTE = (
+    "note: no record of cofi,distill,ksp,layers,movement,obert,platon,random at any budget of preset smoke: out of"
+    " their reach at every budget by design, or not run"
+)
+
+
 @pytest.mark.integration
-def test_a_clean_smoke_results_folder_passes(capsys, smoke_results):
-    code, out, err = validate(capsys, smoke_results, "--preset", "smoke")
-    assert code == 0 and err == ""
+def test_a_clean_and_complete_smoke_results_folder_passes(capsys, complete):
+    code, out, err = validate(capsys, complete, "--preset", "smoke")
+    assert code == 0 and err.startswith(NOTE) and err.count("\n") == 1
     assert out == [
-        f"8 records in {smoke_results}: no problems (contract, FLOP budget, training rule, predictions, scores,"
-        " one configuration, preset smoke)"
+        f"10 records in {complete}: no problems (contract, FLOP budget, training rule, predictions, scores,"
+        " one configuration, preset smoke (settings, every cell))"
     ]
+    code, out, err = validate(capsys, complete)  # without a preset: no grid to be complete against
+    assert code == 0 and err == "" and out[0].startswith(f"10 records in {complete}: no problems")
+
+
+@pytest.mark.integration
+def test_a_missing_cell_of_the_presets_grid_is_named_with_the_command_that_computes_it(capsys, complete, tmp_path):
+    folder = Path(shutil.copytree(complete, tmp_path / "results"))
+    for path in (folder / MAGNITUDE.parent).glob("budget0.5_seed0*"):
+        path.unlink()  # the record and the files beside it
+    code, out, err = validate(capsys, folder, "--preset", "smoke")
+    assert code == 1 and "1 problems" in err
+    assert out == [
+        f"{folder / MAGNITUDE}: no record for cell mrpc/magnitude budget 0.5 seed 0 of preset smoke's grid; compute"
+        f" it: python -m suite run --preset smoke --tasks mrpc --methods magnitude --budgets 0.5 --seeds 0"
+        f" --results-dir {folder}"
+    ]
+    assert validate(capsys, folder)[0] == 0  # the records there are sound: only the grid is incomplete
+
+
+@pytest.mark.integration
+def test_the_reference_rows_are_required_for_every_task_and_seed(capsys, smoke_results):
+    code, out, _ = validate(capsys, smoke_results, "--preset", "smoke")  # ran without the teacher row
+    assert code == 1 and [line.split(": ", 1)[0] for line in out] == [
+        str(smoke_results / "mrpc/teacher/budget1_seed0.json"),
+        str(smoke_results / "sst2/teacher/budget1_seed0.json"),
+    ]
+    assert out[0].endswith(f"--tasks mrpc --methods teacher --seeds 0 --results-dir {smoke_results}")
+
+
+def _record(task: str, method: str, budget: float = 0.5, seed: int = 0, **fields: Any) -> dict[str, Any]:
+    return {"task": task, "method": method, "budget": budget, "seed": seed, **fields}
+
+
+def test_completeness_needs_the_reference_rows_and_a_rectangular_grid(tmp_path):
+    from suite.records.completeness import missing_cells
+
+    preset = get_preset("smoke")
+    problems, absent = missing_cells([_record("sst2", "random")], preset, tmp_path)
+    cells = [line.split("no record for cell ", 1)[1].split(" of preset")[0] for line in problems]
+    assert cells == [
+        "sst2/trivial budget 1 seed 0",
+        "sst2/dense budget 1 seed 0",
+        "sst2/teacher budget 1 seed 0",
+        "mrpc/trivial budget 1 seed 0",
+        "mrpc/dense budget 1 seed 0",
+        "mrpc/random budget 0.5 seed 0",
+        "mrpc/teacher budget 1 seed 0",
+    ]
+    assert "random" not in absent and {"ksp", "layers"} <= set(absent) and "dense" not in absent
+    trivial = problems[0]
+    assert trivial.startswith(f"{tmp_path / 'sst2/trivial/budget1_seed0.json'}: ")
+    assert trivial.endswith(f"python -m suite run --preset smoke --tasks sst2 --methods dense --results-dir {tmp_path}")
+    # Records outside the preset's budgets and seeds (named by the preset check) ask for no more cells,
+    # a trivial row is found by its role, and a record whose cell fields are not typed names no cell.
+    records = [_record(task, method, 1.0) for task in preset.tasks for method in ("dense", "teacher")]
+    records += [_record(task, "x", 1.0, role="trivial") for task in preset.tasks]
+    records += [_record("sst2", "random", 0.3), _record("sst2", "random", seed=5), _record("mrpc", "heads", "0.5")]
+    assert missing_cells(records, preset, tmp_path)[0] == []
+
+
+def test_which_builtin_methods_compress_is_read_from_their_source():
+    from suite.records.completeness import builtin_methods
+    from suite.registry import get_registered
+
+    found = builtin_methods()
+    assert {"dense", "teacher", "ksp", "layers"} <= set(found)
+    assert found == {name: get_registered(name).info.budgeted for name in found}
 
 
 @pytest.mark.integration
 def test_another_preset_is_named_field_by_field(capsys, smoke_results):
-    code, out, err = validate(capsys, smoke_results, "--preset", "cpu")
-    assert code == 1 and len(out) == 8 and "8 problems" in err
+    code, out, _ = validate(capsys, smoke_results, "--preset", "cpu")
+    out = [line for line in out if ": no record for cell " not in line]  # its grid is incomplete as well
+    assert code == 1 and len(out) == 8
     heads = next(line for line in out if line.startswith(str(smoke_results / HEADS)))
     assert 'not preset cpu: run_config.model is "tiny", the preset\'s "minilm-l6"' in heads
 
@@ -242,10 +327,10 @@ def test_other_eval_splits_are_recomputed_too(tmp_path):
 
 
 @pytest.mark.integration
-def test_validate_never_imports_torch(smoke_results):
+def test_validate_never_imports_torch(complete):
     code = (
         "import sys; from suite.cli import main; "
-        f"code = main(['validate', {str(smoke_results)!r}, '--preset', 'smoke']); "
+        f"code = main(['validate', {str(complete)!r}, '--preset', 'smoke']); "
         "sys.exit(10 + code if 'torch' in sys.modules else code)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0

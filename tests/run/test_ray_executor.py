@@ -178,6 +178,29 @@ def test_a_cell_whose_worker_always_dies_is_failed_with_the_reason_and_the_grid_
     assert "did not finish" in log_path(harness.store.root, cells[0]).read_text()
 
 
+def test_through_the_cli_a_cell_that_fails_on_ray_is_reported_and_the_grid_finishes(
+    cluster, tmp_path, glue_dir, plugin, isolated_registry, capsys
+):
+    """The `run` command's own per-cell line and summary for a cell Ray gave up on (no worker timed it)."""
+    results = tmp_path / "results"
+    argv = ["run", "--preset", "smoke", "--max-train-samples", "32", "--max-eval-samples", "32"]
+    argv += ["--executor", "ray", "--workers", "2", "--max-retries", "0", "--plugins", plugin]
+    argv += ["--methods", "t-always-dies,dense", "--tasks", "mrpc", "--glue-dir", str(glue_dir)]
+    argv += ["--results-dir", str(results), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 1
+    (dense_line,) = [line for line in err.splitlines() if line.startswith("mrpc   dense ")]
+    assert ": ok " in dense_line
+    (died_line,) = [line for line in err.splitlines() if line.startswith("mrpc   t-always-dies")]
+    assert ": failed " in died_line and "did not finish on Ray after up to 1 attempts" in died_line
+    assert "done: 1 ok, 0 over budget, 1 failed" in err
+    died = json.loads((results / "mrpc" / "t-always-dies" / "budget0.5_seed0.json").read_text())
+    assert died["status"] == "failed" and died["wall_s"] > 0  # the driver's seconds since it handed the cell over
+    dense = json.loads((results / "mrpc" / "dense" / "budget1_seed0.json").read_text())
+    assert dense["status"] == "ok"
+
+
 def test_method_knobs_travel_to_the_workers(cluster, tmp_path, glue_dir, smoke_preset):
     knobs = {"platon": {"window": 3, "beta1": 0.5}}
     harness = Grid.build(

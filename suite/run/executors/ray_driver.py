@@ -113,6 +113,7 @@ class _Driver:
         self.cell_task = ray.remote(_cell_task).options(**resources, **retry)
         self.started_cells = ray.remote(num_cpus=0)(_StartedCells).remote()
         self.claims: dict[Cell, Claim] = {}
+        self.submitted: dict[Cell, float] = {}  # perf_counter() when the cell's task was handed to Ray
 
     def run(self, to_run: list[tuple[Cell, Any, dict[str, Any]]]) -> GridSummary:
         ray = self.ray
@@ -132,6 +133,7 @@ class _Driver:
         for cell, method, config in cells:
             teacher = teachers.get((cell.task, cell.seed)) if needs_teacher(method) else None
             ref = self.cell_task.remote(self.spec, cell, config, data[cell.task], teacher, self.started_cells)
+            self.submitted[cell] = time.perf_counter()
             pending[ref] = ("cell", cell, method, config)
         total = len(cells)
         bar = tqdm(total=total, desc="cells", unit="cell", disable=not self.progress)
@@ -212,6 +214,10 @@ class _Driver:
         except Exception as exc:  # the worker died more than max_retries times, or its teacher failed
             result = new_result(self.identity, cell, method, config, "ray")
             result.executor = {"name": "ray", "host": "unknown (the worker did not finish)"}
+            # No worker reported a time: the driver's seconds from handing the cell to Ray to learning of
+            # its failure. That spans the queue, its teacher's training and every attempt, so it is an
+            # upper bound on the cell's own time, not a measurement of one attempt.
+            result.wall_s = time.perf_counter() - self.submitted[cell]
             attempts = self.options.max_retries + 1
             if isinstance(exc, _worker_died(self.ray)):
                 result.error = f"the cell did not finish on Ray after up to {attempts} attempts: {_reason(exc)}"
