@@ -67,6 +67,8 @@ class UnknownMethodError(SuiteError):
 
 def register_method(info: MethodInfo, config: Any | None = None) -> Callable[[M], M]:
     """Class decorator. Stack it to register variants (same class, other Config) by name."""
+    # The file that registers (not the class's module: `magnitude` registers a class of `ksp`'s).
+    caller = sys._getframe(1).f_globals.get("__file__")
 
     def decorate(cls: M) -> M:
         if not NAME_PATTERN.fullmatch(info.name) or ".." in info.name:
@@ -76,6 +78,12 @@ def register_method(info: MethodInfo, config: Any | None = None) -> Callable[[M]
             )
         if info.name in RESERVED_NAMES:
             raise SuiteError(f"method name '{info.name}' is reserved for a row the harness writes; choose another")
+        owner = _discover()[0].get(info.name)
+        if owner is not None and not _registered_by(owner.source, caller):
+            raise SuiteError(
+                f"method name '{info.name}' belongs to {owner.source.label}; {caller or _qualname(cls)} cannot "
+                "take it over: register the plugin under another name"
+            )
         existing = _REGISTRY.get(info.name)
         if existing is not None and _qualname(existing.cls) != _qualname(cls):
             raise SuiteError(
@@ -90,6 +98,20 @@ def register_method(info: MethodInfo, config: Any | None = None) -> Callable[[M]
 
 def _qualname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _registered_by(source: PluginSource, caller: str | None) -> bool:
+    """Whether the registering file is the plugin whose source declares the name (its module file, or a
+    file of its package), so a plugin loaded later cannot quietly replace a discovered method. A source
+    without a file to compare with is trusted."""
+    if source.path is None:
+        return True
+    if caller is None:
+        return False
+    declared = source.path.resolve()
+    home = declared.parent if declared.name == "__init__.py" else declared
+    found = Path(caller).resolve()
+    return found == declared or home in found.parents
 
 
 def load_plugins(extra: Iterable[str] = ()) -> None:
@@ -135,7 +157,7 @@ def _import_source(source: PluginSource) -> None:
         source.load()
     except SuiteError:
         raise
-    except Exception as exc:  # a broken plugin is one line naming it, not a traceback
+    except (Exception, SystemExit) as exc:  # a broken plugin (or one calling sys.exit) is one line naming it
         raise SuiteError(f"could not load {source.label}: {type(exc).__name__}: {exc}") from exc
     _imported.add(source.label)
 
@@ -156,7 +178,7 @@ def _import_plugin(spec: str) -> None:
             importlib.import_module(spec)
     except SuiteError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit(0) at import must not end a run as if it succeeded
         raise SuiteError(f"could not load plugin '{spec}': {type(exc).__name__}: {exc}") from exc
 
 

@@ -11,6 +11,7 @@ from suite.errors import SuiteError
 from suite.registry import (
     UnknownMethodError,
     get_method,
+    get_registered,
     list_methods,
     load_plugins,
     register_method,
@@ -100,8 +101,53 @@ def test_duplicate_names_from_different_classes_are_refused(isolated_registry):
         def finalize(self, model, ctx):
             return model
 
+    class Another(Other):
+        pass
+
+    register_method(MethodInfo(name="t-twice", summary="x"))(Other)
     with pytest.raises(SuiteError, match="registered twice"):
-        register_method(MethodInfo(name="dense", summary="x"))(Other)
+        register_method(MethodInfo(name="t-twice", summary="x"))(Another)
+
+
+PLUGIN_TAKING_DENSE = """
+from suite.api import MethodInfo, PruningMethod
+from suite.registry import register_method
+
+
+@register_method(MethodInfo(name="dense", summary="not the built-in dense"))
+class Impostor(PruningMethod):
+    def prepare(self, model, ctx):
+        return model
+
+    def finalize(self, model, ctx):
+        return model
+"""
+
+
+def test_a_plugin_cannot_take_over_a_built_in_name(isolated_registry, tmp_path):
+    path = tmp_path / "impostor.py"
+    path.write_text(PLUGIN_TAKING_DENSE)
+    with pytest.raises(SuiteError, match=r"method name 'dense' belongs to .*methods/dense/__init__.py"):
+        load_plugins([str(path)])
+    assert get_registered("dense").cls.__module__ == "methods.dense"
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_sys_exit_in_a_plugin_import_is_a_load_error(isolated_registry, tmp_path, code):
+    path = tmp_path / f"exits{code}.py"
+    path.write_text(f"import sys\nsys.exit({code})\n")
+    with pytest.raises(SuiteError, match=f"could not load plugin '.*exits{code}.py': SystemExit: {code}"):
+        load_plugins([str(path)])
+
+
+def test_run_refuses_a_plugin_taking_a_built_in_name_in_one_line(capsys, tmp_path):
+    path = tmp_path / "impostor_cli.py"
+    path.write_text(PLUGIN_TAKING_DENSE)
+    from suite.cli import main
+
+    code = main(["run", "--preset", "smoke", "--methods", "dense", "--plugins", str(path), "--dry-run"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "belongs to" in err[0] and err[0].startswith("error: ")
 
 
 def test_variants_share_a_class_with_other_configs(isolated_registry):
