@@ -135,7 +135,13 @@ def copy_model_dir(source: Path, target: Path) -> None:
         raise SuiteError(f"--to {target} is a file; pass a new or empty folder")
     if target.is_dir() and any(target.iterdir()):
         raise SuiteError(f"--to {target} exists and is not empty; pass a new or empty folder")
-    tmp = _temp_sibling(target)
+    inside = Path(source).resolve()
+    if inside == target.resolve() or inside in target.resolve().parents:
+        raise SuiteError(f"--to {target} lies inside the saved model it copies ({source}); pass a folder outside it")
+    try:
+        tmp = _temp_sibling(target)
+    except OSError as exc:  # a parent that is a file, a read-only place, a full disk
+        raise SuiteError(f"--to {target}: cannot write there ({exc.strerror or exc}); pass a writable folder") from None
     try:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
         if target.is_dir():

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from suite.records.atomic import write_json_atomic
+from suite.errors import SuiteError
+from suite.records.atomic import copy_model_dir, write_json_atomic
 from suite.records.formats import Predictions
 from suite.records.layout import predictions_path
 from suite.records.reader import read_record, read_records
@@ -102,3 +103,33 @@ def test_the_readme_names_every_field_of_the_record():
     section = readme.split("\n## Result record\n", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`([a-z_]+)`", section))
     assert [name for name in RECORD_FIELDS if name not in named] == []
+
+
+def _saved_model(root: Path) -> Path:
+    folder = root / "budget0.5_seed0.model"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    return folder
+
+
+def test_a_model_copied_out_arrives_whole(tmp_path):
+    source = _saved_model(tmp_path / "results")
+    copy_model_dir(source, tmp_path / "out")
+    assert (tmp_path / "out" / "config.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize("where", [".", "sub", "sub/deeper"])
+def test_a_model_is_never_copied_into_itself(tmp_path, where):
+    source = _saved_model(tmp_path / "results")
+    target = source / where
+    with pytest.raises(SuiteError, match=r"lies inside the saved model it copies|exists and is not empty"):
+        copy_model_dir(source, target)
+    assert sorted(p.name for p in source.iterdir()) == ["config.json"]  # nothing added to the cell's model
+
+
+def test_a_target_that_cannot_be_written_is_one_line(tmp_path):
+    source = _saved_model(tmp_path / "results")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(SuiteError, match=r"--to .*a-file/out: cannot write there \(.+\); pass a writable folder"):
+        copy_model_dir(source, blocker / "out")
