@@ -54,8 +54,8 @@ def run_smoke(root: Path, methods: tuple[str, ...] = SMOKE_METHODS, **overrides)
     from suite.spec.presets import get_preset
 
     preset = replace(get_preset("smoke"), latency_batches=(1, 4), latency_repeats=1, **overrides)
-    harness = Grid.build(preset, root / "results", FIXTURE_GLUE, root / "cache", execution=Execution(progress=False))
-    summary = run_local(harness, expand_grid(preset, list(methods)))
+    grid = Grid.build(preset, root / "results", FIXTURE_GLUE, root / "cache", execution=Execution(progress=False))
+    summary = run_local(grid, expand_grid(preset, list(methods)))
     assert summary.count("ok") == len(summary.ran), [r.error for r in summary.ran]
     return root / "results"
 

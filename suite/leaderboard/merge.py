@@ -28,7 +28,6 @@ from suite.records.reader import RecordFile, Unreadable, scan_records
 log = logging.getLogger(__name__)
 
 
-
 def _skipped(item: Unreadable) -> str:
     exc = item.error
     if isinstance(exc, OSError):

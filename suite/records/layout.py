@@ -57,6 +57,11 @@ TENSORBOARD_DIR = "tensorboard"
 LOGS_DIR = "logs"
 
 
+def lock_path(results_dir: Path, cell: Cell) -> Path:
+    """A cell's lock file: `<results>/.locks/<task>/<method>/budget<b>_seed<s>.lock`."""
+    return cell_path(Path(results_dir) / LOCKS_DIR, cell.task, cell.method, cell.budget, cell.seed).with_suffix(".lock")
+
+
 def log_path(results_dir: Path, cell: Cell) -> Path:
     """Where a cell's log goes: `<results>/logs/<task>/<method>/budget<b>_seed<s>.log`."""
     return cell_path(Path(results_dir) / LOGS_DIR, cell.task, cell.method, cell.budget, cell.seed).with_suffix(".log")

@@ -30,11 +30,11 @@ from suite.records.atomic import (
 )
 from suite.records.formats import CurveRow, Predictions, PredictionsError, read_predictions, to_csv
 from suite.records.layout import (
-    LOCKS_DIR,
     Cell,
     cell_path,
     curve_path,
     files_of_record,
+    lock_path,
     log_path,
     model_dir,
     predictions_path,
@@ -45,7 +45,6 @@ from suite.records.reader import read_record
 from suite.records.schema import FINISHED, RunResult
 
 log = logging.getLogger("suite")
-
 
 
 class SavedModelFiles(Protocol):
@@ -156,9 +155,9 @@ class ResultStore:
     def lock(self, cell: Cell) -> FileLock:
         """One lock file per cell under `<results>/.locks/`, so two runs on one results folder never
         compute the same cell twice (lock files stay; they hold no data and no reader looks there)."""
-        path = cell_path(self.root / LOCKS_DIR, cell.task, cell.method, cell.budget, cell.seed)
+        path = lock_path(self.root, cell)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return FileLock(path.with_suffix(".lock"))
+        return FileLock(path)
 
     def claim(self, cell: Cell, config_hash: str) -> Claim:
         """Lock the cell without waiting, then recheck that it is unfinished (another run may have

@@ -1,5 +1,5 @@
 """The one builder for the RunContext a method sees in unit tests (the harness builds the real one
-per cell in suite.run.harness)."""
+per cell with suite.run.fit.run_context)."""
 
 from __future__ import annotations
 

@@ -31,15 +31,15 @@ def preset(smoke_preset):
 
 @pytest.mark.integration
 def test_every_cell_writes_its_curve_with_the_distillation_terms(tmp_path, glue_dir, preset):
-    harness = Grid.build(
+    grid = Grid.build(
         preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False)
     )
     cells = expand_grid(preset, ["ksp", "movement", "random", "teacher"])
-    summary = run_local(harness, cells)
+    summary = run_local(grid, cells)
     assert summary.count("ok") == len(cells)
     curves = {}
     for cell in cells:
-        record_path = cell_path(harness.store.root, cell.task, cell.method, cell.budget, cell.seed)
+        record_path = cell_path(grid.store.root, cell.task, cell.method, cell.budget, cell.seed)
         record = read_record(record_path)
         assert record["curve"]["file"] == record_path.stem + ".curve.csv"
         curves[cell.method] = _read_curve(record_path.parent / record["curve"]["file"])
@@ -58,7 +58,7 @@ def test_every_cell_writes_its_curve_with_the_distillation_terms(tmp_path, glue_
     for method in ("ksp", "movement"):
         fractions = [row["flop_fraction"] for row in curves[method]]
         assert fractions == sorted(fractions, reverse=True) and fractions[0] < 1.0
-        record = read_record(cell_path(harness.store.root, "mrpc", method, 0.5, 0))
+        record = read_record(cell_path(grid.store.root, "mrpc", method, 0.5, 0))
         assert fractions[-1] == pytest.approx(record["flops"]["fraction"], abs=1e-3)
     # Task loss only: no distillation columns. The teacher's row comes from its (cached) training.
     assert list(curves["random"][0]) == ["step", "loss", "lr", "flop_fraction"]
@@ -102,7 +102,7 @@ def test_tensorboard_gets_the_same_scalars(tmp_path, glue_dir, preset):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    harness = Grid.build(
+    grid = Grid.build(
         preset,
         tmp_path / "results",
         glue_dir,
@@ -110,10 +110,10 @@ def test_tensorboard_gets_the_same_scalars(tmp_path, glue_dir, preset):
         execution=Execution(progress=False, tensorboard=True),
     )
     cells = expand_grid(preset, ["ksp"])
-    run_local(harness, cells)
-    record_path = cell_path(harness.store.root, "mrpc", "ksp", 0.5, 0)
+    run_local(grid, cells)
+    record_path = cell_path(grid.store.root, "mrpc", "ksp", 0.5, 0)
     rows = _read_curve(record_path.with_name(record_path.stem + ".curve.csv"))
-    events = EventAccumulator(str(harness.store.root / "tensorboard" / "mrpc" / "ksp" / "budget0.5_seed0")).Reload()
+    events = EventAccumulator(str(grid.store.root / "tensorboard" / "mrpc" / "ksp" / "budget0.5_seed0")).Reload()
     assert sorted(events.Tags()["scalars"]) == sorted(f"train/{name}" for name in rows[0] if name != "step")
     for name in ("loss", "lr", "flop_fraction", "loss_logits"):
         scalars = events.Scalars(f"train/{name}")

@@ -133,8 +133,8 @@ def test_teacher_layers_and_the_monotone_dynamic_map():
 @pytest.mark.parametrize("budget", [0.5, 0.25, 0.1])
 def test_smoke_cells_are_within_budget_and_physically_smaller(budget, tmp_path, glue_dir, smoke_preset):
     preset = replace(smoke_preset, flop_seq_len=16, max_train_samples=64, curve_every=1)
-    harness = Grid.build(preset, tmp_path / "r", glue_dir, tmp_path / "c", execution=Execution(progress=False))
-    summary = run_local(harness, [Cell("mrpc", "cofi", budget, 0)])
+    grid = Grid.build(preset, tmp_path / "r", glue_dir, tmp_path / "c", execution=Execution(progress=False))
+    summary = run_local(grid, [Cell("mrpc", "cofi", budget, 0)])
     assert summary.count("ok") == 1, [r.error for r in summary.ran]
     (record,) = [r for r in read_records(tmp_path / "r") if r["method"] == "cofi"]
     assert budget * 0.9 < record["flops"]["fraction"] <= budget * 1.01

@@ -109,9 +109,9 @@ def test_smoke_cells_are_within_budget_at_half_and_a_tenth(method, tmp_path, glu
     # FLOPs at length 16: the tiny model's attention products are 6% of its FLOPs there (33% at 128,
     # where budget 0.1 is out of reach of any weight sparsity and is listed as not run).
     preset = replace(smoke_preset, flop_seq_len=16)
-    harness = Grid.build(preset, tmp_path / "r", glue_dir, tmp_path / "c", execution=Execution(progress=False))
+    grid = Grid.build(preset, tmp_path / "r", glue_dir, tmp_path / "c", execution=Execution(progress=False))
     cells = [Cell("mrpc", method, budget, 0) for budget in (0.5, 0.1)]
-    summary = run_local(harness, cells)
+    summary = run_local(grid, cells)
     assert summary.count("ok") == 2, [r.error for r in summary.ran]
     for record in read_records(tmp_path / "r"):
         if record["method"] == method:

@@ -83,17 +83,17 @@ PLUGINS = textwrap.dedent(
 
 
 @pytest.fixture
-def harness(tmp_path, glue_dir, smoke_preset):
+def grid(tmp_path, glue_dir, smoke_preset):
     return Grid.build(
         smoke_preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False)
     )
 
 
 @pytest.mark.integration
-def test_dense_records_have_every_field_and_resume_skips(harness, smoke_preset, tmp_path):
+def test_dense_records_have_every_field_and_resume_skips(grid, smoke_preset, tmp_path):
     cells = expand_grid(smoke_preset, ["dense"])
     assert cells == [Cell("sst2", "dense", 1.0, 0), Cell("mrpc", "dense", 1.0, 0)]
-    first = run_local(harness, cells)
+    first = run_local(grid, cells)
     assert first.count("ok") == 2 and not first.skipped
     records = [r for r in read_records(tmp_path / "results") if r["role"] == "method"]
     assert len(records) == 2
@@ -118,7 +118,7 @@ def test_dense_records_have_every_field_and_resume_skips(harness, smoke_preset, 
     again = Grid.build(
         smoke_preset,
         tmp_path / "results",
-        harness.spec.glue_dir,
+        grid.spec.glue_dir,
         tmp_path / "cache",
         execution=Execution(progress=False),
     )
@@ -138,12 +138,12 @@ def test_cells_are_reproducible(tmp_path, glue_dir, smoke_preset):
 
 
 @pytest.mark.integration
-def test_failures_are_recorded_and_the_grid_goes_on(harness, smoke_preset, tmp_path, isolated_registry):
+def test_failures_are_recorded_and_the_grid_goes_on(grid, smoke_preset, tmp_path, isolated_registry):
     plugin = tmp_path / "plugins.py"
     plugin.write_text(PLUGINS)
     load_plugins([str(plugin)])
     cells = [Cell("sst2", m, 0.5, 0) for m in ("t-explodes", "t-nan", "t-nobudget", "t-student")]
-    summary = run_local(harness, cells)
+    summary = run_local(grid, cells)
     status = {r.method: r for r in summary.ran}
     assert status["t-explodes"].status == "failed"
     assert status["t-explodes"].error.startswith("RuntimeError: boom in prepare")
@@ -155,19 +155,19 @@ def test_failures_are_recorded_and_the_grid_goes_on(harness, smoke_preset, tmp_p
     assert student.teacher and student.params["encoder_linear_density"] == 0.0
     assert summary.any_failed
     # failed cells run again on the next run; finished ones do not
-    rerun = run_local(harness, cells)
+    rerun = run_local(grid, cells)
     assert sorted(r.method for r in rerun.ran) == ["t-explodes", "t-nan"]
 
 
 @pytest.mark.integration
-def test_changed_config_reruns_the_cell(harness, smoke_preset, tmp_path):
+def test_changed_config_reruns_the_cell(grid, smoke_preset, tmp_path):
     from dataclasses import replace
 
     cells = [Cell("mrpc", "dense", 1.0, 0)]
-    run_local(harness, cells)
+    run_local(grid, cells)
     changed = replace(smoke_preset, max_train_samples=16)
     h2 = Grid.build(
-        changed, tmp_path / "results", harness.spec.glue_dir, tmp_path / "cache", execution=Execution(progress=False)
+        changed, tmp_path / "results", grid.spec.glue_dir, tmp_path / "cache", execution=Execution(progress=False)
     )
     assert len(run_local(h2, cells).ran) == 1
 

@@ -88,27 +88,27 @@ def _harness(tmp_path: Path, preset, glue_dir) -> Grid:
     return Grid.build(preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False))
 
 
-def _run(harness: Grid, cells, plugins=(), max_retries: int = 2):
-    spec = spec_for(harness, tuple(plugins), threads=1, device="cpu")
-    return run_on_ray(harness, cells, RayOptions(max_retries=max_retries), spec)
+def _run(grid: Grid, cells, plugins=(), max_retries: int = 2):
+    spec = spec_for(grid, tuple(plugins), threads=1, device="cpu")
+    return run_on_ray(grid, cells, RayOptions(max_retries=max_retries), spec)
 
 
 def test_the_smoke_grid_on_ray_matches_in_process_and_trains_each_teacher_once(
     cluster, tmp_path, glue_dir, smoke_preset
 ):
-    harness = _harness(tmp_path, smoke_preset, glue_dir)
+    grid = _harness(tmp_path, smoke_preset, glue_dir)
     cells = expand_grid(smoke_preset, ["dense", "ksp", "heads", "random", "teacher"])
-    summary = _run(harness, cells)
+    summary = _run(grid, cells)
     assert summary.count("ok") == len(cells) and not summary.skipped
     # ksp distils from the teacher, heads starts from it, `teacher` reports it: one training each task.
     assert sorted(summary.teachers_trained) == [("mrpc", 0), ("sst2", 0)]
     for task in ("sst2", "mrpc"):
-        assert "training teacher" in teacher_log_path(harness.store.root, task, 0).read_text()
-        assert harness.teachers.cache.load(harness.identity.teacher_key(task, 0)) is not None  # in the driver's cache
+        assert "training teacher" in teacher_log_path(grid.store.root, task, 0).read_text()
+        assert grid.teachers.cache.load(grid.identity.teacher_key(task, 0)) is not None  # in the driver's cache
     for cell in cells:
-        cell_log = log_path(harness.store.root, cell).read_text()
+        cell_log = log_path(grid.store.root, cell).read_text()
         assert f"cell {cell.label} on " in cell_log and "training teacher" not in cell_log
-    records = {(r["task"], r["method"]): r for r in read_records(harness.store.root) if r["role"] != "trivial"}
+    records = {(r["task"], r["method"]): r for r in read_records(grid.store.root) if r["role"] != "trivial"}
     assert {r["executor"]["name"] for r in records.values()} == {"ray"}
     # The in-process executor skips every cell Ray finished: same config hashes.
     again = _harness(tmp_path, smoke_preset, glue_dir)
@@ -129,7 +129,7 @@ def test_curves_and_saved_models_travel_back_to_the_driver(cluster, tmp_path, gl
     from suite.records.reader import read_record
     from tests.run.test_saved_models import assert_reloads_with_the_cells_predictions
 
-    harness = Grid.build(
+    grid = Grid.build(
         smoke_preset,
         tmp_path / "results",
         glue_dir,
@@ -137,28 +137,28 @@ def test_curves_and_saved_models_travel_back_to_the_driver(cluster, tmp_path, gl
         execution=Execution(progress=False, save_models=True),
     )
     cells = [c for c in expand_grid(smoke_preset, ["heads", "ksp"]) if c.task == "mrpc"]
-    summary = _run(harness, cells)
+    summary = _run(grid, cells)
     assert summary.count("ok") == len(cells)
     for cell in cells:
-        path = cell_path(harness.store.root, cell.task, cell.method, cell.budget, cell.seed)
+        path = cell_path(grid.store.root, cell.task, cell.method, cell.budget, cell.seed)
         record = read_record(path)
         assert record["executor"]["name"] == "ray" and record["curve"]["rows"] >= 1
         assert (path.parent / record["curve"]["file"]).read_text().startswith("step,loss,lr,flop_fraction,loss_")
-        assert_reloads_with_the_cells_predictions(harness, path)
+        assert_reloads_with_the_cells_predictions(grid, path)
 
 
 def test_a_killed_worker_is_retried_and_a_raising_method_is_a_failed_record(
     cluster, tmp_path, glue_dir, smoke_preset, plugin, isolated_registry
 ):
-    harness = _harness(tmp_path, smoke_preset, glue_dir)
+    grid = _harness(tmp_path, smoke_preset, glue_dir)
     cells = [c for c in expand_grid(smoke_preset, ["t-dies-once", "t-raises"]) if c.task == "mrpc"]
     assert [c.budget for c in cells] == [1.0, 0.5]
-    summary = _run(harness, cells, plugins=[plugin])
+    summary = _run(grid, cells, plugins=[plugin])
     assert (tmp_path / "died-once").read_text() == "killed"  # the first attempt did die
     status = {r.method: r for r in summary.ran}
     assert status["t-dies-once"].status == "ok"  # the retry finished the cell
     assert status["t-raises"].status == "failed" and "boom on a worker" in status["t-raises"].error
-    record = json.loads(Path(harness.store.root / "mrpc" / "t-raises" / "budget0.5_seed0.json").read_text())
+    record = json.loads(Path(grid.store.root / "mrpc" / "t-raises" / "budget0.5_seed0.json").read_text())
     assert record["status"] == "failed" and "RuntimeError: boom on a worker" in record["error"]
     assert record["executor"]["name"] == "ray"  # it failed inside the cell, on a worker
 
@@ -166,16 +166,16 @@ def test_a_killed_worker_is_retried_and_a_raising_method_is_a_failed_record(
 def test_a_cell_whose_worker_always_dies_is_failed_with_the_reason_and_the_grid_goes_on(
     cluster, tmp_path, glue_dir, smoke_preset, plugin, isolated_registry
 ):
-    harness = _harness(tmp_path, smoke_preset, glue_dir)
+    grid = _harness(tmp_path, smoke_preset, glue_dir)
     cells = [c for c in expand_grid(smoke_preset, ["t-always-dies", "dense"]) if c.task == "mrpc"]
-    summary = _run(harness, cells, plugins=[plugin], max_retries=1)
+    summary = _run(grid, cells, plugins=[plugin], max_retries=1)
     status = {r.method: r for r in summary.ran}
     assert status["dense"].status == "ok"
     died = status["t-always-dies"]
     assert died.status == "failed" and "did not finish on Ray after up to 2 attempts" in died.error
-    record = json.loads(Path(harness.store.root / "mrpc" / "t-always-dies" / "budget0.5_seed0.json").read_text())
+    record = json.loads(Path(grid.store.root / "mrpc" / "t-always-dies" / "budget0.5_seed0.json").read_text())
     assert record["status"] == "failed" and record["config_hash"] and record["run_config"]["method"] == "t-always-dies"
-    assert "did not finish" in log_path(harness.store.root, cells[0]).read_text()
+    assert "did not finish" in log_path(grid.store.root, cells[0]).read_text()
 
 
 def test_through_the_cli_a_cell_that_fails_on_ray_is_reported_and_the_grid_finishes(
@@ -203,7 +203,7 @@ def test_through_the_cli_a_cell_that_fails_on_ray_is_reported_and_the_grid_finis
 
 def test_method_knobs_travel_to_the_workers(cluster, tmp_path, glue_dir, smoke_preset):
     knobs = {"platon": {"window": 3, "beta1": 0.5}}
-    harness = Grid.build(
+    grid = Grid.build(
         smoke_preset,
         tmp_path / "results",
         glue_dir,
@@ -212,12 +212,12 @@ def test_method_knobs_travel_to_the_workers(cluster, tmp_path, glue_dir, smoke_p
         execution=Execution(progress=False),
     )
     cells = [c for c in expand_grid(smoke_preset, ["platon"]) if c.task == "mrpc"]
-    summary = _run(harness, cells)
+    summary = _run(grid, cells)
     assert summary.count("ok") == len(cells)
-    (record,) = [r for r in read_records(harness.store.root) if r["method"] == "platon"]
+    (record,) = [r for r in read_records(grid.store.root) if r["method"] == "platon"]
     # The worker built the method with the knobs, and the driver's hash (which has them) is the record's.
     assert record["method_config"]["window"] == 3 and record["method_config"]["beta1"] == 0.5
-    assert plan_grid(harness.identity, harness.store, cells).skipped == cells  # finished under the knobs' hash
+    assert plan_grid(grid.identity, grid.store, cells).skipped == cells  # finished under the knobs' hash
     other = _harness(tmp_path, smoke_preset, glue_dir)
     assert plan_grid(other.identity, other.store, cells).to_run  # a run without them is another cell
 
@@ -240,8 +240,8 @@ def test_ray_flags_are_checked_in_one_line(capsys, tmp_path, argv, message):
 def test_a_cell_larger_than_the_cluster_is_refused_before_anything_waits(cluster, tmp_path, glue_dir, smoke_preset):
     from suite.errors import SuiteError
 
-    harness = _harness(tmp_path, smoke_preset, glue_dir)
+    grid = _harness(tmp_path, smoke_preset, glue_dir)
     cells = [c for c in expand_grid(smoke_preset, ["dense"]) if c.task == "mrpc"]
-    spec = spec_for(harness, (), threads=1, device="cpu")
+    spec = spec_for(grid, (), threads=1, device="cpu")
     with pytest.raises(SuiteError, match="--gpus-per-cell 1: the Ray cluster has 0 GPUs in all"):
-        run_on_ray(harness, cells, RayOptions(gpus_per_cell=1.0), spec)
+        run_on_ray(grid, cells, RayOptions(gpus_per_cell=1.0), spec)

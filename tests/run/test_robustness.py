@@ -37,7 +37,7 @@ def _info(name: str) -> MethodInfo:
 
 
 @pytest.fixture
-def small_harness(tmp_path, glue_dir, smoke_preset):
+def small_grid(tmp_path, glue_dir, smoke_preset):
     from dataclasses import replace
 
     preset = replace(smoke_preset, tasks=("mrpc",), max_train_samples=16, max_eval_samples=16, latency_batches=(1,))
@@ -56,7 +56,7 @@ def test_plain_names_register(isolated_registry):
 
 
 @pytest.mark.integration
-def test_faults_outside_run_cell_become_failed_records_and_the_grid_goes_on(small_harness, isolated_registry):
+def test_faults_outside_run_cell_become_failed_records_and_the_grid_goes_on(small_grid, isolated_registry):
     @isolated_registry.register_method(_info("t-init-raises"))
     class InitRaises(_Plain):
         def __init__(self, info, config=None):
@@ -81,7 +81,7 @@ def test_faults_outside_run_cell_become_failed_records_and_the_grid_goes_on(smal
         Config = PathConfig
 
     names = ["t-init-raises", "t-unreachable-raises", "t-exits", "t-path-config", "dense"]
-    summary = run_local(small_harness, expand_grid(small_harness.spec.preset, names))
+    summary = run_local(small_grid, expand_grid(small_grid.spec.preset, names))
     status = {r.method: r.status for r in summary.ran}
     assert status == {
         "t-init-raises": "failed",
@@ -90,7 +90,7 @@ def test_faults_outside_run_cell_become_failed_records_and_the_grid_goes_on(smal
         "t-path-config": "ok",
         "dense": "ok",
     }
-    records = {name: read_record(cell_path(small_harness.store.root, "mrpc", name, 1.0, 0)) for name in names}
+    records = {name: read_record(cell_path(small_grid.store.root, "mrpc", name, 1.0, 0)) for name in names}
     assert "boom in __init__" in records["t-init-raises"]["error"]
     assert "boom in unreachable" in records["t-unreachable-raises"]["error"]
     assert records["t-exits"]["error"].startswith("SystemExit")
@@ -100,28 +100,28 @@ def test_faults_outside_run_cell_become_failed_records_and_the_grid_goes_on(smal
 def test_a_results_path_that_cannot_take_records_is_refused_before_training(tmp_path, glue_dir, smoke_preset):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    harness = Grid.build(smoke_preset, blocker, glue_dir, tmp_path / "cache", execution=Execution(progress=False))
+    grid = Grid.build(smoke_preset, blocker, glue_dir, tmp_path / "cache", execution=Execution(progress=False))
     with pytest.raises(SuiteError, match="is a file; pass --results-dir with a folder"):
-        run_local(harness, expand_grid(smoke_preset, ["dense"]))
+        run_local(grid, expand_grid(smoke_preset, ["dense"]))
     results = tmp_path / "results"
     cell_path(results, "sst2", "dense", 1.0, 0).mkdir(parents=True)
-    harness = Grid.build(smoke_preset, results, glue_dir, tmp_path / "cache", execution=Execution(progress=False))
+    grid = Grid.build(smoke_preset, results, glue_dir, tmp_path / "cache", execution=Execution(progress=False))
     with pytest.raises(SuiteError, match="is a folder where the cell's record goes"):
-        run_local(harness, expand_grid(smoke_preset, ["dense"]))
+        run_local(grid, expand_grid(smoke_preset, ["dense"]))
     assert not (tmp_path / "cache" / "teachers").exists()  # nothing trained
 
 
 @pytest.mark.integration
-def test_a_rerun_with_another_configuration_keeps_the_old_record_aside(small_harness, tmp_path, glue_dir):
-    cells = expand_grid(small_harness.spec.preset, ["dense"])
-    run_local(small_harness, cells)
-    path = cell_path(small_harness.store.root, "mrpc", "dense", 1.0, 0)
+def test_a_rerun_with_another_configuration_keeps_the_old_record_aside(small_grid, tmp_path, glue_dir):
+    cells = expand_grid(small_grid.spec.preset, ["dense"])
+    run_local(small_grid, cells)
+    path = cell_path(small_grid.store.root, "mrpc", "dense", 1.0, 0)
     old_hash = read_record(path)["config_hash"]
     from dataclasses import replace
 
-    preset = replace(small_harness.spec.preset, max_train_samples=24)
+    preset = replace(small_grid.spec.preset, max_train_samples=24)
     again = Grid.build(
-        preset, small_harness.store.root, glue_dir, tmp_path / "cache", execution=Execution(progress=False)
+        preset, small_grid.store.root, glue_dir, tmp_path / "cache", execution=Execution(progress=False)
     )
     run_local(again, cells)
     assert read_record(path)["config_hash"] != old_hash
@@ -179,16 +179,16 @@ def test_bench_latency_budgets_are_checked(capsys):
 
 
 @pytest.mark.integration
-def test_a_cell_another_run_is_computing_is_left_to_it(small_harness):
+def test_a_cell_another_run_is_computing_is_left_to_it(small_grid):
     from filelock import FileLock
 
-    cells = expand_grid(small_harness.spec.preset, ["dense"])
-    small_harness.store.check_writable(cells)
-    with FileLock(small_harness.store.lock(cells[0]).lock_file):  # as another process would hold it
-        summary = run_local(small_harness, cells)
+    cells = expand_grid(small_grid.spec.preset, ["dense"])
+    small_grid.store.check_writable(cells)
+    with FileLock(small_grid.store.lock(cells[0]).lock_file):  # as another process would hold it
+        summary = run_local(small_grid, cells)
     assert summary.busy == cells and not summary.ran
-    assert read_record(cell_path(small_harness.store.root, "mrpc", "dense", 1.0, 0)) is None
-    assert run_local(small_harness, cells).count("ok") == 1  # the lock released: computed now
+    assert read_record(cell_path(small_grid.store.root, "mrpc", "dense", 1.0, 0)) is None
+    assert run_local(small_grid, cells).count("ok") == 1  # the lock released: computed now
 
 
 def test_changed_data_is_a_new_teacher_and_new_cells(tmp_path, glue_dir, smoke_preset):
@@ -207,8 +207,8 @@ def test_changed_data_is_a_new_teacher_and_new_cells(tmp_path, glue_dir, smoke_p
     cell = expand_grid(preset, ["ksp"])[0]
     configs = []
     for folder in (glue_dir, changed):
-        harness = Grid.build(preset, tmp_path / "r", folder, tmp_path / "cache", execution=Execution(progress=False))
-        harness.inputs.check([cell])
-        configs.append(harness.identity.cell_config(cell, get_method("ksp")))
+        grid = Grid.build(preset, tmp_path / "r", folder, tmp_path / "cache", execution=Execution(progress=False))
+        grid.inputs.check([cell])
+        configs.append(grid.identity.cell_config(cell, get_method("ksp")))
     assert configs[0]["teacher"] != configs[1]["teacher"]  # the cached teacher is not reused
     assert configs[0]["data"]["data_sha256"] != configs[1]["data"]["data_sha256"]

@@ -37,16 +37,16 @@ def saved_run(tmp_path_factory):
     preset = replace(
         get_preset("smoke"), tasks=(TASK,), max_train_samples=32, max_eval_samples=32, latency_batches=(1,)
     )
-    harness = Grid.build(
+    grid = Grid.build(
         preset, root / "results", FIXTURE_GLUE, root / "cache", execution=Execution(progress=False, save_models=True)
     )
     cells = expand_grid(preset, ["heads", "ksp"])
-    summary = run_local(harness, cells)
+    summary = run_local(grid, cells)
     assert summary.count("ok") == len(cells), [r.error for r in summary.ran]
-    return harness, cells
+    return grid, cells
 
 
-def assert_reloads_with_the_cells_predictions(harness: Grid, record_path: Path) -> torch.nn.Module:
+def assert_reloads_with_the_cells_predictions(grid: Grid, record_path: Path) -> torch.nn.Module:
     """The saved model, loaded by suite.structure.load_pruned, predicts the dev set exactly as the record's
     predictions sidecar says (and so gives the record's score); returns the loaded model."""
     record = read_record(record_path)
@@ -54,21 +54,21 @@ def assert_reloads_with_the_cells_predictions(harness: Grid, record_path: Path) 
     model = load_pruned(folder)
     expected = read_predictions(record_path, record)
     split = expected.split
-    again = predict(model, harness.inputs.task_data(record["task"]).evals[split], harness.inputs.collator)
+    again = predict(model, grid.inputs.task_data(record["task"]).evals[split], grid.inputs.collator)
     np.testing.assert_array_equal(again, np.asarray(expected.predictions, dtype=again.dtype))
     return model
 
 
 @pytest.mark.integration
 def test_heads_and_ksp_models_reload_with_their_shapes_and_give_the_same_logits(saved_run):
-    harness, cells = saved_run
-    paths = {c.method: cell_path(harness.store.root, c.task, c.method, c.budget, c.seed) for c in cells}
+    grid, cells = saved_run
+    paths = {c.method: cell_path(grid.store.root, c.task, c.method, c.budget, c.seed) for c in cells}
     for path in paths.values():
         record = read_record(path)
         assert record["saved_model"]["path"] == path.stem + ".model"
         folder = path.parent / record["saved_model"]["path"]
         assert (folder / "pruned_structure.json").is_file() and (folder / "tokenizer_config.json").is_file()
-        model = assert_reloads_with_the_cells_predictions(harness, path)
+        model = assert_reloads_with_the_cells_predictions(grid, path)
         assert model.config.num_hidden_layers == len(model.base_model.encoder.layer)
 
     # heads: fewer heads and FFN neurons than the config builds; plain transformers refuses the folder
@@ -87,7 +87,7 @@ def test_heads_and_ksp_models_reload_with_their_shapes_and_give_the_same_logits(
     assert ksp["saved_model"]["plain_transformers"] is True
     plain = AutoModelForSequenceClassification.from_pretrained(paths["ksp"].parent / ksp["saved_model"]["path"])
     expected = read_predictions(paths["ksp"], ksp)
-    again = predict(plain, harness.inputs.task_data(TASK).evals[expected.split], harness.inputs.collator)
+    again = predict(plain, grid.inputs.task_data(TASK).evals[expected.split], grid.inputs.collator)
     np.testing.assert_array_equal(again, np.asarray(expected.predictions, dtype=again.dtype))
     ffn_in = plain.bert.encoder.layer[0].intermediate.dense.weight
     assert float(torch.count_nonzero(ffn_in)) / ffn_in.numel() < 0.9
@@ -95,12 +95,12 @@ def test_heads_and_ksp_models_reload_with_their_shapes_and_give_the_same_logits(
 
 @pytest.mark.integration
 def test_save_models_does_not_change_which_cells_are_finished(saved_run, tmp_path):
-    harness, cells = saved_run
+    grid, cells = saved_run
     again = Grid.build(
-        harness.spec.preset,
-        harness.store.root,
-        harness.spec.glue_dir,
-        harness.teachers.cache.root.parent,
+        grid.spec.preset,
+        grid.store.root,
+        grid.spec.glue_dir,
+        grid.teachers.cache.root.parent,
         execution=Execution(progress=False),
     )
     summary = run_local(again, cells)
@@ -109,13 +109,13 @@ def test_save_models_does_not_change_which_cells_are_finished(saved_run, tmp_pat
 
 @pytest.mark.integration
 def test_export_copies_one_saved_model_out_and_refuses_bad_targets(saved_run, tmp_path, capsys):
-    harness, cells = saved_run
+    grid, cells = saved_run
     ksp = next(c for c in cells if c.method == "ksp")
-    args = ["export", str(harness.store.root), "--task", TASK, "--method", "ksp", "--budget", f"{ksp.budget:g}"]
+    args = ["export", str(grid.store.root), "--task", TASK, "--method", "ksp", "--budget", f"{ksp.budget:g}"]
     target = tmp_path / "out" / "ksp-model"
     assert main([*args, "--seed", "0", "--to", str(target)]) == 0
     assert "loads with transformers" in capsys.readouterr().err
-    record_path = cell_path(harness.store.root, ksp.task, ksp.method, ksp.budget, ksp.seed)
+    record_path = cell_path(grid.store.root, ksp.task, ksp.method, ksp.budget, ksp.seed)
     source = record_path.parent / read_record(record_path)["saved_model"]["path"]
     assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in source.iterdir())
     assert [p.name for p in target.parent.iterdir()] == ["ksp-model"]  # no temporary folder left
@@ -143,10 +143,10 @@ def test_export_copies_one_saved_model_out_and_refuses_bad_targets(saved_run, tm
 @pytest.mark.integration
 def test_export_says_when_a_cell_has_no_saved_model(tmp_path, glue_dir, smoke_preset, capsys):
     preset = replace(smoke_preset, tasks=("mrpc",), max_train_samples=16, max_eval_samples=16, latency_batches=(1,))
-    harness = Grid.build(
+    grid = Grid.build(
         preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False)
     )
-    run_local(harness, expand_grid(preset, ["random"]))
+    run_local(grid, expand_grid(preset, ["random"]))
     args = ["export", str(tmp_path / "results"), "--task", "mrpc", "--method", "random", "--budget", "0.5"]
     code = main([*args, "--seed", "0", "--to", str(tmp_path / "out")])
     assert code == 2 and "has no saved model (status ok): run it with --save-models" in capsys.readouterr().err

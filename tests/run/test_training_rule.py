@@ -24,7 +24,7 @@ TASK = "mrpc"
 
 
 @pytest.fixture(scope="module")
-def rule_harness(tmp_path_factory):
+def rule_grid(tmp_path_factory):
     from suite.spec.presets import get_preset
     from tests.conftest import FIXTURE_GLUE
 
@@ -62,14 +62,14 @@ def test_the_starts_the_issue_names():
 
 @pytest.mark.integration
 @pytest.mark.parametrize("name", list_methods())
-def test_every_method_meets_the_training_rule_and_leaves_predictions(name, rule_harness):
+def test_every_method_meets_the_training_rule_and_leaves_predictions(name, rule_grid):
     method = get_method(name)
-    (cell, *_) = expand_grid(rule_harness.spec.preset, [name])
-    summary = run_local(rule_harness, [cell])
+    (cell, *_) = expand_grid(rule_grid.spec.preset, [name])
+    summary = run_local(rule_grid, [cell])
     assert summary.count("ok") == 1, [r.error for r in summary.ran]
-    path = cell_path(rule_harness.store.root, cell.task, cell.method, cell.budget, cell.seed)
+    path = cell_path(rule_grid.store.root, cell.task, cell.method, cell.budget, cell.seed)
     record = read_record(path)
-    steps = rule_harness.identity.teacher_steps(TASK)
+    steps = rule_grid.identity.teacher_steps(TASK)
     training = record["training"]
     if method.info.is_teacher:
         assert record["role"] == "teacher" and training["lineage_steps"] == steps
@@ -84,7 +84,7 @@ def test_every_method_meets_the_training_rule_and_leaves_predictions(name, rule_
     uses_teacher = method.info.needs_teacher or method.start == "teacher"
     assert (training.get("teacher_flops") is not None) == (uses_teacher and not method.info.is_teacher)
     sidecar = read_predictions(path, record)  # checks n and sha256 against the record
-    dev = rule_harness.inputs.task_data(TASK).evals["validation"]
+    dev = rule_grid.inputs.task_data(TASK).evals["validation"]
     assert sidecar.split == "validation" and len(sidecar.predictions) == len(dev) == record["predictions"]["n"]
     assert sidecar.labels == list(dev["label"])
     assert record["score"] == pytest.approx(100.0 * _f1(np.array(sidecar.predictions), np.array(sidecar.labels)))
@@ -96,7 +96,7 @@ def _f1(predictions: np.ndarray, labels: np.ndarray) -> float:
 
 
 @pytest.mark.integration
-def test_a_method_that_starts_from_the_teacher_gets_its_weights(rule_harness, isolated_registry):
+def test_a_method_that_starts_from_the_teacher_gets_its_weights(rule_grid, isolated_registry):
     seen: list[dict[str, torch.Tensor]] = []
 
     info = MethodInfo(name="t-from-teacher", summary="records its start", budgeted=False, start="teacher")
@@ -112,18 +112,18 @@ def test_a_method_that_starts_from_the_teacher_gets_its_weights(rule_harness, is
         def finalize(self, model, ctx):
             return model
 
-    cells = expand_grid(rule_harness.spec.preset, ["t-from-teacher"])
-    assert run_local(rule_harness, cells).count("ok") == 1
-    teacher = rule_harness.teachers.get(TASK, 0).model.state_dict()
+    cells = expand_grid(rule_grid.spec.preset, ["t-from-teacher"])
+    assert run_local(rule_grid, cells).count("ok") == 1
+    teacher = rule_grid.teachers.get(TASK, 0).model.state_dict()
     assert seen and all(torch.equal(seen[0][k], teacher[k]) for k in teacher)
 
 
 @pytest.mark.integration
-def test_trivial_rows_are_written_from_the_data(rule_harness):
-    run_local(rule_harness, expand_grid(rule_harness.spec.preset, ["dense"]))
-    path = cell_path(rule_harness.store.root, TASK, "trivial", 1.0, 0)
+def test_trivial_rows_are_written_from_the_data(rule_grid):
+    run_local(rule_grid, expand_grid(rule_grid.spec.preset, ["dense"]))
+    path = cell_path(rule_grid.store.root, TASK, "trivial", 1.0, 0)
     record = read_record(path)
-    labels = np.array(rule_harness.inputs.task_data(TASK).train["label"])
+    labels = np.array(rule_grid.inputs.task_data(TASK).train["label"])
     majority = int(np.bincount(labels).argmax())
     assert record["role"] == "trivial" and record["method_config"]["value"] == majority
     sidecar = read_predictions(path, record)

@@ -100,7 +100,7 @@ def test_knobs_are_in_the_config_hash_and_defaults_are_not(tmp_path, glue_dir, s
     cells = expand_grid(preset, ["ksp", "dense"])
 
     def hashes(method_args=None) -> dict[str, str]:
-        harness = Grid.build(
+        grid = Grid.build(
             preset,
             tmp_path / "r",
             glue_dir,
@@ -108,7 +108,7 @@ def test_knobs_are_in_the_config_hash_and_defaults_are_not(tmp_path, glue_dir, s
             method_args=method_args,
             execution=Execution(progress=False),
         )
-        plan = plan_grid(harness.identity, harness.store, cells)
+        plan = plan_grid(grid.identity, grid.store, cells)
         return {cell.method: config_hash(config) for cell, _, config in plan.to_run}
 
     plain = hashes()
