@@ -34,6 +34,9 @@ import torch
 from torch import nn
 
 from suite.sparsity import sparsity_cannot_reach
+
+# What a Config's knobs admit (declared with each field, checked in __post_init__): importable from here.
+from suite.spec.ranges import COUNT, FRACTION, POSITIVE, WEIGHT, OneOf, Range, check_ranges, knob  # noqa: F401
 from suite.spec.rules import BUDGET_TOLERANCE, STARTS, within_budget
 
 # PruningSchedule and TaskSpec are part of the interface (RunContext fields): importable from here.

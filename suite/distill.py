@@ -20,16 +20,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from suite.api import RunContext
+from suite.api import POSITIVE, WEIGHT, RunContext, check_ranges, knob
 from suite.flops import head_size
 
 
 @dataclass(frozen=True)
 class KDWeights:
-    hidden: float = 1.0
-    attention: float = 1.0
-    logits: float = 1.0
-    temperature: float = 1.0
+    hidden: float = knob(1.0, WEIGHT)
+    attention: float = knob(1.0, WEIGHT)
+    logits: float = knob(1.0, WEIGHT)
+    temperature: float = knob(1.0, POSITIVE)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 class AttentionScores:

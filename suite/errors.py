@@ -11,3 +11,9 @@ class DataError(SuiteError):
 
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN/inf loss; the cell is recorded as failed."""
+
+
+def clipped(text: str, limit: int = 40) -> str:
+    """`text` as an error message may echo it: whole up to `limit` characters, else its start and '...'
+    (a value pasted by mistake, thousands of characters long, would bury the message)."""
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from suite.discovery import Declaration, PluginSource, builtin_sources, declared_methods, entry_point_sources
-from suite.errors import SuiteError
+from suite.errors import SuiteError, clipped
 from suite.spec.knobs import FLAG, _items, _typed, _unknown_knob, knobs_of, with_knobs
 
 if TYPE_CHECKING:  # the interface imports torch: only a method's own module needs it
@@ -211,7 +211,8 @@ def check_known(name: str) -> None:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise UnknownMethodError(
-            f"unknown method '{name}'.{hint} Known methods: {', '.join(known)} (see `python -m suite ls methods`)"
+            f"unknown method '{clipped(name)}'.{hint} Known methods: {', '.join(known)} "
+            "(see `python -m suite ls methods`)"
         )
 
 
@@ -285,14 +286,14 @@ def parse_method_args(texts: Iterable[str], selected: Sequence[str]) -> dict[str
         method, path = _split_key(key, known)
         if method not in selected:
             raise SuiteError(
-                f"{FLAG} sets {key}, but '{method}' is not among the selected methods ({', '.join(selected)}); "
-                "add it to --methods or drop its args"
+                f"{FLAG} sets {clipped(key)}, but '{method}' is not among the selected methods "
+                f"({', '.join(selected)}); add it to --methods or drop its args"
             )
         table = {knob.path: knob for knob in knobs_of(get_registered(method).default_config())}
         if path not in table:
             raise SuiteError(f"{FLAG}: {_unknown_knob(method, path, list(table))}")
         if path in chosen.get(method, {}):
-            raise SuiteError(f"{FLAG} sets {key} twice; give it once")
+            raise SuiteError(f"{FLAG} sets {clipped(key)} twice; give it once")
         chosen.setdefault(method, {})[path] = _typed(method, table[path], text)
     for method, values in chosen.items():
         with_knobs(method, get_registered(method).default_config(), values)  # the Config's own checks
@@ -307,6 +308,7 @@ def _split_key(key: str, known: set[str]) -> tuple[str, str]:
         if method in known:
             return method, ".".join(parts[cut:])
     if len(parts) < 2:
-        raise SuiteError(f"{FLAG}: '{key}' names no knob: write METHOD.KNOB=VALUE, e.g. ksp.mask_updates=50")
+        raise SuiteError(f"{FLAG}: '{clipped(key)}' names no knob: write METHOD.KNOB=VALUE, e.g. ksp.mask_updates=50")
     check_known(parts[0])  # raises the unknown-method error with its "did you mean"
-    raise SuiteError(f"{FLAG}: '{key}' names no knob of a known method")  # a name that only a plugin import added
+    # A name that only a plugin import added.
+    raise SuiteError(f"{FLAG}: '{clipped(key)}' names no knob of a known method")

@@ -17,9 +17,10 @@ import torch
 from torch import nn
 
 from methods.cofi.gates import CoFiGates, Shapes
+from methods.cofi.hard_concrete import LOG_ALPHA_BOUND
 from methods.cofi.layer_distill import LayerDistillation
 from methods.cofi.masking import GateHooks, fold_and_remove
-from suite.api import Budget, MethodInfo, PruningMethod, RunContext
+from suite.api import COUNT, POSITIVE, WEIGHT, Budget, MethodInfo, PruningMethod, Range, RunContext, check_ranges, knob
 from suite.distill import prediction_loss
 from suite.errors import SuiteError
 from suite.flops import FlopReport, head_size
@@ -28,23 +29,22 @@ from suite.registry import register_method
 
 @dataclass(frozen=True)
 class CoFiConfig:
-    layer_distill: float = 0.9  # weight of the layer-distillation loss (the authors' 0.9)
-    logit_distill: float = 0.1  # weight of the logit-distillation loss (the authors' 0.1)
-    temperature: float = 2.0  # logit distillation (the authors' 2)
-    distill_layers: int = 4  # teacher layers matched (the authors: 4 of 12)
+    layer_distill: float = knob(0.9, WEIGHT)  # weight of the layer-distillation loss (the authors' 0.9)
+    logit_distill: float = knob(0.1, WEIGHT)  # weight of the logit-distillation loss (the authors' 0.1)
+    temperature: float = knob(2.0, POSITIVE)  # logit distillation (the authors' 2)
+    distill_layers: int = knob(4, COUNT)  # teacher layers matched (the authors: 4 of 12); at most all
     # Learning rate of the gates' log α and of the Lagrange multipliers (the authors: 0.01, constant,
     # over tens of thousands of steps). With few steps the gates could not move far enough, so the
     # rate is raised to `mask_travel / ramp steps` where that is larger: enough for log α to cross
     # its whole range several times during the ramp.
-    mask_lr: float = 0.01
-    mask_travel: float = 20.0
-    intermediate_init: float = 0.0  # initial log α of FFN-neuron gates (the authors' drop rate 0.5)
+    mask_lr: float = knob(0.01, WEIGHT)
+    mask_travel: float = knob(20.0, WEIGHT)
+    # Initial log α of FFN-neuron gates (the authors' drop rate 0.5); every log α is held within
+    # ±LOG_ALPHA_BOUND after each step, so a start beyond it would only be cut back.
+    intermediate_init: float = knob(0.0, Range(-LOG_ALPHA_BOUND, LOG_ALPHA_BOUND))
 
     def __post_init__(self) -> None:
-        if min(self.layer_distill, self.logit_distill, self.mask_lr, self.mask_travel) < 0 or self.temperature <= 0:
-            raise ValueError("cofi: loss weights, mask_lr and mask_travel must be >= 0 and temperature > 0")
-        if self.distill_layers < 1:
-            raise ValueError("cofi: distill_layers must be at least 1")
+        check_ranges(self)
 
 
 def shapes_of(model: nn.Module, seq_len: int) -> Shapes:

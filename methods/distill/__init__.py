@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from suite.api import Budget, MethodInfo, PruningMethod, RunContext
+from suite.api import Budget, MethodInfo, OneOf, PruningMethod, RunContext, check_ranges, knob
 from suite.distill import DistillsFromTeacher, KDWeights, uniform_layer_map
 from suite.errors import SuiteError
 from suite.flops import FlopReport
@@ -21,11 +21,10 @@ class SmallDenseConfig:
     kd: KDWeights = field(default_factory=KDWeights)
     # "mapped": each student layer starts as the teacher layer it is distilled towards; "first":
     # DistilBERT's evenly spaced layers from the first (the rule before; kept for comparison).
-    init: str = "mapped"
+    init: str = knob("mapped", OneOf("mapped", "first"))
 
     def __post_init__(self) -> None:
-        if self.init not in ("mapped", "first"):
-            raise ValueError(f"init must be 'mapped' or 'first', not {self.init!r}")
+        check_ranges(self)
 
 
 def student_layers(student: int, teacher: int, init: str = "mapped") -> list[int]:

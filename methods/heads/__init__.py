@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from torch import nn
 
-from suite.api import MethodInfo, PruningMethod, RunContext
+from suite.api import COUNT, MethodInfo, OneOf, PruningMethod, RunContext, check_ranges, knob
 from suite.distill import DistillsFromTeacher, KDWeights
 from suite.errors import SuiteError
 from suite.flops import count_flops, head_size
@@ -28,17 +28,14 @@ class HeadPruningConfig:
     # "teacher": prune a copy of the dense fine-tuned teacher (gradient importance needs a trained
     # classifier), then train S steps; "model": prune the pre-trained model (fresh classifier), then
     # train 2S steps. Either way the harness hands over the starting weights (PruningMethod.start).
-    start_from: str = "teacher"
-    n_iters: int = 8  # textpruner rounds: score, mask 1/n_iters of what goes, re-score
+    start_from: str = knob("teacher", OneOf(*START_FROM))
+    n_iters: int = knob(8, COUNT)  # textpruner rounds: score, mask 1/n_iters of what goes, re-score
     distill: bool = True
     # The attention-score term needs equal head counts, which head pruning breaks: off.
     kd: KDWeights = field(default_factory=lambda: KDWeights(attention=0.0))
 
     def __post_init__(self) -> None:
-        if self.start_from not in START_FROM:
-            raise ValueError(f"start_from must be one of {START_FROM}, not {self.start_from!r}")
-        if self.n_iters < 1:
-            raise ValueError("n_iters must be at least 1")
+        check_ranges(self)
         if self.kd.attention:
             raise ValueError("the attention-score KD term needs the teacher's head count; set kd.attention=0")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from suite.api import MethodInfo, RunContext, WeightSparsityMethod
+from suite.api import COUNT, FRACTION, MethodInfo, RunContext, WeightSparsityMethod, check_ranges, knob
 from suite.distill import DistillsFromTeacher, KDWeights
 from suite.registry import register_method
 from suite.sparsity import EncoderMasks, kept_fraction_for_budget
@@ -21,8 +21,11 @@ from suite.sparsity import EncoderMasks, kept_fraction_for_budget
 class GradualMagnitudeConfig:
     distill: bool = True
     kd: KDWeights = field(default_factory=KDWeights)
-    mask_updates: int = 100  # the paper updates masks about 100 times over its pruning ramp
-    initial_sparsity: float = 0.0
+    mask_updates: int = knob(100, COUNT)  # the paper updates masks about 100 times over its pruning ramp
+    initial_sparsity: float = knob(0.0, FRACTION)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @register_method(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from suite.api import Budget, MethodInfo, PruningMethod, RunContext
+from suite.api import Budget, MethodInfo, OneOf, PruningMethod, RunContext, check_ranges, knob
 from suite.distill import DistillsFromTeacher, KDWeights
 from suite.errors import SuiteError
 from suite.flops import FlopReport
@@ -22,9 +22,13 @@ from suite.structure import drop_layers, narrow_ffn
 
 @dataclass(frozen=True)
 class LayerDropConfig:
-    strategy: str = "top"  # "top": keep the bottom layers; "alternate": keep evenly spaced layers
+    # "top": keep the bottom layers; "alternate": keep evenly spaced layers
+    strategy: str = knob("top", OneOf("top", "alternate"))
     distill: bool = True
     kd: KDWeights = field(default_factory=KDWeights)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 def kept_layers(strategy: str, total: int, keep: int) -> list[int]:

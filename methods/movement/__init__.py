@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
-from suite.api import MethodInfo, RunContext, WeightSparsityMethod
+from suite.api import POSITIVE, WEIGHT, MethodInfo, OneOf, RunContext, WeightSparsityMethod, check_ranges, knob
 from suite.compat.nn_pruning import import_nn_pruning
 from suite.distill import DistillsFromTeacher, KDWeights
 from suite.errors import SuiteError
@@ -31,15 +31,14 @@ REGULARIZATIONS = ("disabled", "l1", "l0")
 class MovementConfig:
     distill: bool = True
     kd: KDWeights = field(default_factory=KDWeights)
-    mask_scores_learning_rate: float = 1e-2  # the paper's (and nn_pruning's default)
+    mask_scores_learning_rate: float = knob(1e-2, POSITIVE)  # the paper's (and nn_pruning's default)
     # nn_pruning's L1/L0 penalty on the mask scores. Hard (top-k) movement pruning uses none; the
     # penalty belongs to soft movement pruning, which selects by a threshold instead of the budget.
-    regularization: str = "disabled"
-    regularization_lambda: float = 0.0
+    regularization: str = knob("disabled", OneOf(*REGULARIZATIONS))
+    regularization_lambda: float = knob(0.0, WEIGHT)
 
     def __post_init__(self) -> None:
-        if self.regularization not in REGULARIZATIONS:
-            raise ValueError(f"regularization must be one of {REGULARIZATIONS}, not {self.regularization!r}")
+        check_ranges(self)
 
 
 @register_method(

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from methods.obert.fisher import BlockFisherInverse
-from suite.api import MethodInfo, RunContext, WeightSparsityMethod
+from suite.api import COUNT, POSITIVE, MethodInfo, OneOf, RunContext, WeightSparsityMethod, check_ranges, knob
 from suite.distill import DistillsFromTeacher, KDWeights
 from suite.registry import register_method
 from suite.sparsity import EncoderMasks, kept_fraction_for_budget
@@ -22,19 +22,19 @@ from suite.sparsity import EncoderMasks, kept_fraction_for_budget
 
 @dataclass(frozen=True)
 class OBertConfig:
-    block_size: int = 32  # paper: 50; 32 divides every BERT matrix; memory is block_size floats per weight
+    block_size: int = knob(32, COUNT)  # paper: 50; 32 divides every BERT matrix; memory is block_size floats per weight
     # m: the Fisher of a pruning step is built from the gradients of the steps since the previous
     # one, at most this many (paper: 1024 gradients of batches of 8, sampled afresh at each step).
-    gradients: int = 1024
-    damp: float = 1e-7  # λ of F = λI + (1/m) Σ g gᵀ (paper: 1e-7)
-    pruning_steps: int = 10  # pruning events, evenly spread over the shared ramp
-    scope: str = "global"  # one ranking over all encoder matrices (the paper's recipes); or "matrix"
+    gradients: int = knob(1024, COUNT)
+    damp: float = knob(1e-7, POSITIVE)  # λ of F = λI + (1/m) Σ g gᵀ (paper: 1e-7)
+    pruning_steps: int = knob(10, COUNT)  # pruning events, evenly spread over the shared ramp
+    # "global": one ranking over all encoder matrices (the paper's recipes); or "matrix"
+    scope: str = knob("global", OneOf("global", "matrix"))
     # Logit distillation only ("hardness" 1: no hard-label loss), as the paper's recipes.
     kd: KDWeights = field(default_factory=lambda: KDWeights(hidden=0.0, attention=0.0, logits=1.0, temperature=5.0))
 
     def __post_init__(self) -> None:
-        if self.block_size < 1 or self.gradients < 1 or self.pruning_steps < 1 or self.damp <= 0.0:
-            raise ValueError("block_size, gradients and pruning_steps must be >= 1 and damp > 0")
+        check_ranges(self)
 
 
 def pruning_events(ramp_start: int, ramp_end: int, count: int) -> list[int]:

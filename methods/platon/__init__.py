@@ -13,23 +13,21 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from suite.api import MethodInfo, RunContext, WeightSparsityMethod
+from suite.api import COUNT, FRACTION, MethodInfo, OneOf, RunContext, WeightSparsityMethod, check_ranges, knob
 from suite.registry import register_method
 from suite.sparsity import EncoderMasks, kept_fraction_for_budget
 
 
 @dataclass(frozen=True)
 class PlatonConfig:
-    beta1: float = 0.85  # smoothing of the importance (the paper's GLUE setting)
-    beta2: float = 0.95  # smoothing of the uncertainty
-    window: int = 10  # steps averaged into one importance observation; masks are updated as often
-    scope: str = "global"  # "global": one ranking over all encoder matrices, as the paper; or "matrix"
+    beta1: float = knob(0.85, FRACTION)  # smoothing of the importance (the paper's GLUE setting)
+    beta2: float = knob(0.95, FRACTION)  # smoothing of the uncertainty
+    window: int = knob(10, COUNT)  # steps averaged into one importance observation; masks are updated as often
+    # "global": one ranking over all encoder matrices, as the paper; or "matrix"
+    scope: str = knob("global", OneOf("global", "matrix"))
 
     def __post_init__(self) -> None:
-        if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
-            raise ValueError(f"beta1 and beta2 must be in [0, 1), got {self.beta1}, {self.beta2}")
-        if self.window < 1:
-            raise ValueError(f"window must be at least 1, got {self.window}")
+        check_ranges(self)
 
 
 class PlatonScores:

@@ -16,7 +16,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ls.add_argument("pattern", nargs="?", default="*", help="shell pattern for methods, e.g. '*mag*'")
     ls.add_argument("--plugins", action="append", default=[], metavar=PLUGINS_METAVAR)
     ls.add_argument(
-        "--verbose", "-v", action="store_true", help="methods: also each knob and its default (imports the methods)"
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="methods: also each knob, its default and what it admits (imports the methods)",
     )
 
 
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_knobs(name: str) -> None:
-    """A method's knobs, one a line as --method-args takes them, with their types."""
+    """A method's knobs, one a line as --method-args takes them, with their types and what they admit."""
     from suite.registry import get_registered
     from suite.spec.knobs import format_value, knobs_of, type_name
 
@@ -55,4 +58,5 @@ def _print_knobs(name: str) -> None:
         print("    (no knobs)")
     for knob in knobs:
         setting = f"{knob.path}={format_value(knob.value)}"
-        print(f"    {setting:32s} {type_name(knob.kind)}")
+        allowed = "" if knob.allowed is None else f" {knob.allowed}"
+        print(f"    {setting:32s} {type_name(knob.kind):6s}{allowed}".rstrip())

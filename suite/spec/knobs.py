@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from suite.errors import SuiteError
+from suite.errors import SuiteError, clipped
+from suite.spec.ranges import Allowed, allowed_of
 
 FLAG = "--method-args"
 TRUE = ("true", "yes", "on", "1")
@@ -28,6 +29,9 @@ FALSE = ("false", "no", "off", "0")
 NONE = ("none", "null")
 # A comma ends an item only where the next item's `KEY=` follows, so tuple values keep their commas.
 ITEM_BOUNDARY = re.compile(r",(?=[^,=]*=)")
+# The longest KEY=VALUE item taken: far beyond any knob's value, short enough that nothing parses
+# (or echoes) a value pasted by mistake.
+MAX_ITEM_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Knob:
     path: str  # the field, nested fields joined with dots: "kd.attention"
     kind: Any  # its annotation, resolved (or the type of its default where it cannot be)
     value: Any  # its value in the method's default Config
+    allowed: Allowed | None = None  # what the field admits, where its Config declares it (suite.spec.ranges)
 
 
 def knobs_of(config: Any) -> list[Knob]:
@@ -48,9 +53,9 @@ def knobs_of(config: Any) -> list[Knob]:
             continue
         value = getattr(config, item.name)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            found.extend(Knob(f"{item.name}.{k.path}", k.kind, k.value) for k in knobs_of(value))
+            found.extend(Knob(f"{item.name}.{k.path}", k.kind, k.value, k.allowed) for k in knobs_of(value))
         else:
-            found.append(Knob(item.name, hints.get(item.name, type(value)), value))
+            found.append(Knob(item.name, hints.get(item.name, type(value)), value, allowed_of(item)))
     return found
 
 
@@ -68,28 +73,35 @@ def _items(texts: Iterable[str]) -> list[tuple[str, str]]:
             if not item.strip():
                 continue
             key, equals, value = item.partition("=")
+            if len(item.strip()) > MAX_ITEM_CHARS:
+                raise SuiteError(
+                    f"{FLAG}: '{clipped(item.strip())}' is {len(item.strip())} characters long; "
+                    f"a METHOD.KNOB=VALUE item is at most {MAX_ITEM_CHARS}"
+                )
             if not equals or not key.strip():
-                raise SuiteError(f"{FLAG}: '{item.strip()}' is not METHOD.KNOB=VALUE, e.g. ksp.mask_updates=50")
+                raise SuiteError(
+                    f"{FLAG}: '{clipped(item.strip())}' is not METHOD.KNOB=VALUE, e.g. ksp.mask_updates=50"
+                )
             items.append((key.strip(), value.strip()))
     return items
 
 
 def _unknown_knob(method: str, path: str, known: list[str]) -> str:
     if not known:
-        return f"{method} has no knobs (its Config has no fields), so '{path}' cannot be set"
+        return f"{method} has no knobs (its Config has no fields), so '{clipped(path)}' cannot be set"
     group = [k for k in known if k.startswith(f"{path}.")]
     if group:
         return f"{method}.{path} is a group of knobs; set its fields: {', '.join(group)}"
     close = difflib.get_close_matches(path, known, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
-    return f"{method} has no knob '{path}'.{hint} Its knobs: {', '.join(known)}"
+    return f"{method} has no knob '{clipped(path)}'.{hint} Its knobs: {', '.join(known)}"
 
 
 def _typed(method: str, knob: Knob, text: str) -> Any:
     try:
         return parse_value(text, knob.kind)
     except ValueError:
-        raise SuiteError(f"{FLAG}: {method}.{knob.path} expects {describe(knob.kind)}, got '{text}'") from None
+        raise SuiteError(f"{FLAG}: {method}.{knob.path} expects {describe(knob.kind)}, got '{clipped(text)}'") from None
     except TypeError:
         raise SuiteError(
             f"{FLAG}: {method}.{knob.path} is of type {type_name(knob.kind)}, which cannot be set from the command line"
@@ -183,7 +195,7 @@ def with_knobs(method: str, config: Any, values: Mapping[str, Any]) -> Any:
     try:
         return _replace(config, values)
     except (ValueError, TypeError) as exc:
-        given = ", ".join(f"{method}.{path}={format_value(value)}" for path, value in values.items())
+        given = ", ".join(f"{method}.{path}={clipped(format_value(value))}" for path, value in values.items())
         raise SuiteError(f"{FLAG}: {type(config).__name__} of {method} refuses {given}: {exc}") from None
 
 

@@ -39,6 +39,30 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
         (["--methods", "ksp", "--method-args", "ksp.mask_updates=x"], "error: --method-args: ksp.mask_updates expects"),
         (["--methods", "dense", "--method-args", "ksp.mask_updates=5"], "error: --method-args sets ksp.mask_updates,"),
         (["--methods", "dense", "--method-args", "nope.x=5"], "error: unknown method 'nope'."),
+        (
+            ["--methods", "ksp", "--method-args", "ksp.kd.temperature=-1"],
+            "error: --method-args: GradualMagnitudeConfig of ksp refuses ksp.kd.temperature=-1.0: "
+            "temperature must be finite and > 0, got -1.0",
+        ),
+        (
+            ["--methods", "ksp", "--method-args", "ksp.initial_sparsity=1.5"],
+            "error: --method-args: GradualMagnitudeConfig of ksp refuses ksp.initial_sparsity=1.5: "
+            "initial_sparsity must be in [0, 1), got 1.5",
+        ),
+        (
+            ["--methods", "ksp", "--method-args", "ksp.mask_updates=-5"],
+            "error: --method-args: GradualMagnitudeConfig of ksp refuses ksp.mask_updates=-5: "
+            "mask_updates must be in [1, 1000000], got -5",
+        ),
+        (["--methods", "ksp", "--method-args", "ksp.mask_updates=0"], "error: --method-args: GradualMagnitudeConfig"),
+        (
+            ["--methods", "ksp", "--method-args", "ksp.mask_updates=" + "9" * 5000],
+            "error: --method-args: 'ksp.mask_updates=" + "9" * 23 + "...' is 5017 characters long",
+        ),
+        (
+            ["--methods", "ksp", "--method-args", "ksp.mask_updates=" + "9" * 900],
+            "error: --method-args: GradualMagnitudeConfig of ksp refuses ksp.mask_updates=" + "9" * 40 + "...: ",
+        ),
     ],
 )
 def test_bad_run_input(capsys, tmp_path, argv, message):
@@ -46,6 +70,7 @@ def test_bad_run_input(capsys, tmp_path, argv, message):
     assert code == 2
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and lines[0].startswith(message), err
+    assert len(lines[0]) < 300, lines[0]  # a long value is echoed only in part
     assert not list(tmp_path.iterdir())  # nothing written
 
 
@@ -121,7 +146,7 @@ def test_ls_and_flops(capsys):
     assert code == 0 and report["dense"] == 25_174_272
 
 
-def test_ls_methods_verbose_shows_knobs_and_defaults(capsys):
+def test_ls_methods_verbose_shows_knobs_defaults_and_ranges(capsys):
     code, out, _ = run_cli(capsys, "ls", "methods", "--verbose")
     sections = {}
     for line in out.splitlines():
@@ -129,10 +154,13 @@ def test_ls_methods_verbose_shows_knobs_and_defaults(capsys):
             name = line.split()[0]
             sections[name] = []
         else:
-            sections[name].append(line.split())
+            sections[name].append(line.split(maxsplit=2))  # setting, type, what it admits
     assert code == 0 and sections["dense"] == [["(no", "knobs)"]]
-    assert ["kd.attention=1.0", "float"] in sections["ksp"] and ["mask_updates=100", "int"] in sections["ksp"]
-    assert ["kd.attention=0.0", "float"] in sections["heads"]  # the method's own nested default
+    assert ["kd.attention=1.0", "float", "finite and >= 0"] in sections["ksp"]
+    assert ["mask_updates=100", "int", "in [1, 1000000]"] in sections["ksp"]
+    assert ["initial_sparsity=0.0", "float", "in [0, 1)"] in sections["ksp"]
+    assert ["scope=global", "str", "one of 'global', 'matrix'"] in sections["platon"]
+    assert ["kd.attention=0.0", "float", "finite and >= 0"] in sections["heads"]  # the method's own nested default
     assert ["distill=False", "bool"] in sections["magnitude"]  # a variant's defaults
 
 

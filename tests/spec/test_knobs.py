@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -10,11 +12,12 @@ import pytest
 from suite.api import MethodInfo, PruningMethod
 from suite.errors import SuiteError
 from suite.records.provenance import config_hash
-from suite.registry import get_method, parse_method_args
+from suite.registry import get_method, get_registered, list_methods, parse_method_args
 from suite.run.grid import Grid
 from suite.run.identity import Execution
 from suite.run.plan import expand_grid, plan_grid
-from suite.spec.knobs import knobs_of
+from suite.spec.knobs import Knob, knobs_of
+from suite.spec.ranges import OneOf, Range
 
 
 def test_knobs_are_typed_from_the_config_nested_ones_too():
@@ -117,3 +120,79 @@ def test_knobs_are_in_the_config_hash_and_defaults_are_not(tmp_path, glue_dir, s
     changed = hashes(parse_method_args(["ksp.mask_updates=50"], ["ksp"]))
     assert changed["ksp"] != plain["ksp"] and changed["dense"] == plain["dense"]
     assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()  # planning writes nothing
+
+
+def _builtin_knobs() -> list[tuple[str, Knob]]:
+    """Every knob of every built-in method but the true/false ones (typed: nothing else gets through)."""
+    return [
+        (name, knob)
+        for name in list_methods()
+        for knob in knobs_of(get_registered(name).default_config())
+        if knob.kind is not bool
+    ]
+
+
+def _refused_values(knob: Knob) -> list[str]:
+    """Values outside what `knob` declares it admits, as --method-args text: past each bound (the bound
+    itself where it is open), and for a number also what is not finite."""
+    allowed = knob.allowed
+    if isinstance(allowed, OneOf):
+        return ["no-such-option"]
+    values: list[float] = [math.nan, math.inf, -math.inf] if knob.kind is float else [-1]
+    if allowed.low is not None:
+        values.append(allowed.low if allowed.low_open else allowed.low - 1)
+    if allowed.high is not None:
+        values.append(allowed.high if allowed.high_open else allowed.high + 1)
+    return [str(int(v)) if knob.kind is int else repr(float(v)) for v in values]
+
+
+@pytest.mark.parametrize(("method", "knob"), _builtin_knobs(), ids=lambda p: p if isinstance(p, str) else p.path)
+def test_every_builtin_knob_declares_a_range_and_refuses_what_is_outside_it(method, knob):
+    assert knob.kind in (int, float, str), f"{method}.{knob.path}: a new knob type needs a refusal check here"
+    # A count, a fraction or a weight: every numeric knob says what it admits, every string knob its options.
+    assert isinstance(knob.allowed, OneOf if knob.kind is str else Range), f"{method}.{knob.path} declares no range"
+    assert knob.allowed.admits(knob.value)  # the default (and so every config hash) is unchanged
+    others = [m for m in list_methods() if m != method]
+    for text in _refused_values(knob):
+        with pytest.raises(SuiteError) as caught:
+            parse_method_args([f"{method}.{knob.path}={text}"], [method, *others])
+        message = str(caught.value)
+        assert message.startswith(f"--method-args: {type(get_registered(method).default_config()).__name__} "), message
+        assert f"{method}.{knob.path}=" in message and f"must be {knob.allowed}, got " in message, message
+        assert "\n" not in message and len(message) < 300, message
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("ksp.kd.temperature=-1", "refuses ksp.kd.temperature=-1.0: temperature must be finite and > 0, got -1.0"),
+        ("ksp.initial_sparsity=1.5", "refuses ksp.initial_sparsity=1.5: initial_sparsity must be in [0, 1), got 1.5"),
+        ("ksp.mask_updates=-5", "refuses ksp.mask_updates=-5: mask_updates must be in [1, 1000000], got -5"),
+        ("ksp.mask_updates=0", "refuses ksp.mask_updates=0: mask_updates must be in [1, 1000000], got 0"),
+        ("obert.scope=local", "refuses obert.scope=local: scope must be one of 'global', 'matrix', got 'local'"),
+        ("cofi.intermediate_init=9", "refuses cofi.intermediate_init=9.0: intermediate_init must be in [-4.60517, "),
+    ],
+)
+def test_out_of_range_knobs_are_refused_before_anything_runs(args, message):
+    with pytest.raises(SuiteError, match=re.escape(message)):
+        parse_method_args([args], ["ksp", "obert", "cofi"])
+
+
+def test_refusals_echo_a_long_value_only_in_part():
+    digits = "9" * 5000
+    with pytest.raises(SuiteError) as caught:
+        parse_method_args([f"ksp.mask_updates={digits}"], ["ksp"])
+    assert str(caught.value) == (
+        f"--method-args: 'ksp.mask_updates={'9' * 23}...' is 5017 characters long; "
+        "a METHOD.KNOB=VALUE item is at most 1000"
+    )
+    for value, refusal in [
+        ("9" * 900, "mask_updates must be in [1, 1000000], got " + "9" * 40 + "..."),  # an int, but out of range
+        ("x" * 900, "ksp.mask_updates expects an integer, got '" + "x" * 40 + "...'"),  # not an int
+    ]:
+        with pytest.raises(SuiteError) as caught:
+            parse_method_args([f"ksp.mask_updates={value}"], ["ksp"])
+        assert str(caught.value).endswith(refusal) and len(str(caught.value)) < 250, str(caught.value)
+    with pytest.raises(SuiteError) as caught:
+        parse_method_args([f"ksp.{'y' * 900}=1"], ["ksp"])
+    assert f"ksp has no knob '{'y' * 40}...'." in str(caught.value) and len(str(caught.value)) < 300
