@@ -70,6 +70,29 @@ def _epochs(text: str) -> float:
     return int(value) if value.is_integer() else value
 
 
+NO_HELDOUT = "none"
+
+
+def _heldout(text: str) -> int | float | str:
+    """A held-out rule: a whole number of examples, a fraction in (0, 1), or 'none' (no held-out split)."""
+    from suite.errors import SuiteError
+    from suite.spec.splits import check_heldout
+
+    if text.strip().lower() in (NO_HELDOUT, "0"):
+        return NO_HELDOUT
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of examples, a fraction in (0, 1) or none, got '{text[:40]}'"
+        ) from None
+    try:
+        check_heldout(value)
+    except SuiteError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--heldout ")) from None
+    return int(value) if value >= 1 else value
+
+
 class _Version(argparse.Action):
     """`--version`: the installed package's version and the checkout's commit, worked out only when asked
     (the commit takes two git calls)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,11 +14,13 @@ from suite.cli.args import (
     BATCHINGS,
     GLUE_DIR_HELP,
     MODEL_HELP,
+    NO_HELDOUT,
     PLUGINS_METAVAR,
     PRECISIONS,
     PRESET_HELP,
     _csv,
     _epochs,
+    _heldout,
     _non_negative_float,
     _positive_float,
     check_budgets,
@@ -26,6 +28,7 @@ from suite.cli.args import (
     print_data_source,
 )
 from suite.errors import SuiteError
+from suite.spec.splits import DEV, EVAL_SPLITS, check_eval_split
 
 if TYPE_CHECKING:
     from suite.compute.device import Placement
@@ -70,6 +73,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--max-steps", type=int, help="the teacher's optimizer steps S (overrides epochs; compared rows train 2S)"
+    )
+    run.add_argument(
+        "--heldout",
+        type=_heldout,
+        metavar="N|FRACTION|none",
+        help="hold out N examples (or a fraction) of each task's training data that no row trains on, the same "
+        "for every seed and method; part of the data identity (default: the preset's; none: no held-out split)",
+    )
+    run.add_argument(
+        "--eval-split",
+        choices=EVAL_SPLITS,
+        help="score cells on dev or on the held-out part (needs --heldout; default: the preset's, dev; "
+        "default results folder results/<preset>-heldout)",
     )
     run.add_argument("--learning-rate", type=_positive_float)
     run.add_argument("--batch-size", type=int)
@@ -184,7 +200,11 @@ class RunRequest:
             batch_size=args.batch_size,
             lr_schedule=args.lr_schedule,
             group_by_length=None if args.batching is None else args.batching == "length",
+            eval_split=args.eval_split,
         )
+        if args.heldout is not None:  # 'none' removes a preset's held-out split, which None would keep
+            preset = replace(preset, heldout=None if args.heldout == NO_HELDOUT else args.heldout)
+        check_eval_split(preset.eval_split, preset.heldout)
         load_plugins(args.plugins)
         methods = resolve_method_names(args.methods)
         method_args = parse_method_args(args.method_args, methods)
@@ -193,7 +213,7 @@ class RunRequest:
             methods=tuple(methods),
             method_args=method_args,
             glue_dir=checked_glue_dir(args.glue_dir),
-            results_dir=args.results_dir or Path("results") / preset.name,
+            results_dir=args.results_dir or default_results_dir(preset),
             cache_dir=args.cache_dir,
             placement=placement,
             ray_options=ray_options,
@@ -203,6 +223,13 @@ class RunRequest:
             save_models=args.save_models,
             tensorboard=args.tensorboard,
         )
+
+
+def default_results_dir(preset: Preset) -> Path:
+    """results/<preset>, or results/<preset>-heldout for cells scored on the held-out split (a board never
+    mixes the two)."""
+    suffix = "" if preset.eval_split == DEV else f"-{preset.eval_split}"
+    return Path("results") / f"{preset.name}{suffix}"
 
 
 def _ray_options(args: argparse.Namespace) -> RayOptions | None:

@@ -21,6 +21,7 @@ from datasets import Dataset
 
 from suite.compat import hub
 from suite.errors import DataError
+from suite.spec.splits import HELDOUT, HeldoutRule, heldout_size
 from suite.spec.tasks import TaskSpec
 
 HUB_DATASET = "nyu-mll/glue"
@@ -161,6 +162,20 @@ def subsample(ds: Dataset, max_samples: int | None, seed: int) -> Dataset:
     return ds.select(sorted(order.tolist()))
 
 
+# Which examples are held out is drawn from its own random stream, so it does not move the train
+# subsample of a run without a held-out split.
+HELDOUT_STREAM = 1
+
+
+def split_off_heldout(train: Dataset, size: int, seed: int) -> tuple[Dataset, Dataset]:
+    """(what is left to train on, the held-out part): a seeded choice of `size` examples that depends
+    on nothing but (len(train), size, seed), so every seed and method of a run holds out the same ones."""
+    order = np.random.default_rng([seed, HELDOUT_STREAM]).permutation(len(train))
+    held = sorted(order[:size].tolist())
+    rest = sorted(order[size:].tolist())
+    return train.select(rest), train.select(held)
+
+
 @dataclass
 class TaskData:
     task: TaskSpec
@@ -169,6 +184,9 @@ class TaskData:
     # Content hash of every split as parsed, before subsampling: the identity of the data, so a
     # changed file (another label, another row) never reuses a cached teacher or a finished cell.
     sha256: str = ""
+    # The part of the (subsampled) training data no row trains on, and its content hash.
+    heldout: Dataset | None = None
+    heldout_sha256: str = ""
 
 
 def content_sha256(splits: dict[str, Dataset]) -> str:
@@ -188,11 +206,17 @@ def load_task(
     max_train_samples: int | None = None,
     max_eval_samples: int | None = None,
     data_seed: int = 0,
+    heldout: HeldoutRule | None = None,
 ) -> TaskData:
+    """The task's splits, the train split subsampled, then part of it held out by the `heldout` rule."""
     splits = {split: load_split(task, split, glue_dir) for split in task.files}
     train = subsample(splits["train"], max_train_samples, data_seed)
     evals = {split: subsample(splits[split], max_eval_samples, data_seed) for split in task.eval_splits}
-    return TaskData(task, train, evals, content_sha256(splits))
+    size = heldout_size(heldout, len(train), task.name)
+    if not size:
+        return TaskData(task, train, evals, content_sha256(splits))
+    train, held = split_off_heldout(train, size, data_seed)
+    return TaskData(task, train, evals, content_sha256(splits), held, content_sha256({HELDOUT: held}))
 
 
 def tokenize(ds: Dataset, tokenizer, max_length: int) -> Dataset:

@@ -56,6 +56,11 @@ def _distinct(values: Iterable[Any]) -> list[Any]:
     return [json.loads(text) for text, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
+def _data(record: dict) -> dict:
+    data = (record.get("run_config") or {}).get("data")
+    return data if isinstance(data, dict) else {}
+
+
 def _device(record: dict) -> str:
     """Type and name of the device a cell ran on; records before devices were recorded ran on the CPU."""
     device = record.get("device") or {}
@@ -187,6 +192,9 @@ def _training_rows(board: Board) -> str:
                 "schedule": t.get("lr_schedule", "–"),
                 "max length": t.get("max_seq_length", "–"),
                 "train cap": d.get("max_train_samples", "–"),
+                # No held-out keys: the record predates held-out splits, or its run had none (suite.spec.splits).
+                "held out": ", ".join(map(str, _distinct(_data(r).get("heldout_size") for r in ok))) or "none",
+                "scored on": ", ".join(_distinct(_data(r).get("eval_split", "dev") for r in ok)) or "–",
                 "configs": len(train),
             }
         )

@@ -20,12 +20,20 @@ from typing import Any
 from suite.errors import SuiteError
 from suite.records.reader import RecordFile
 from suite.records.schema import ROLES
+from suite.spec.splits import ABSENT_MEANS
 
 # run_config keys that belong to one cell, not to the run: they may differ between records of one board.
 PER_CELL = frozenset({"task", "seed", "method", "method_config", "budget", "lineage", "teacher", "rule"})
 # Settings a preset may set per task (`task_epochs`; each task's data has its own hash): compared
 # between records of one task only.
-PER_TASK = frozenset({"run_config.train.epochs", "run_config.data.data_sha256"})
+PER_TASK = frozenset(
+    {
+        "run_config.train.epochs",
+        "run_config.data.data_sha256",
+        "run_config.data.heldout_size",
+        "run_config.data.heldout_sha256",
+    }
+)
 
 FIX_RECORD = "rerun that cell (python -m suite run) or move the file out of the results folder"
 FIX_MIX = (
@@ -96,6 +104,9 @@ def identity(record: dict[str, Any]) -> dict[str, Any]:
     run_config = record.get("run_config")
     if isinstance(run_config, dict):
         _flatten({k: v for k, v in run_config.items() if k not in PER_CELL}, "run_config", out)
+        if isinstance(run_config.get("data"), dict):  # no held-out keys: no held-out split, scored on dev
+            for key, value in ABSENT_MEANS.items():
+                out.setdefault(f"run_config.data.{key}", value)
     return out
 
 

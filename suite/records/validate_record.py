@@ -30,6 +30,7 @@ from suite.records.provenance import config_hash
 from suite.records.reader import RecordFile, scan_records
 from suite.records.schema import RECORD_FIELDS, ROLE_TEACHER, ROLE_TRIVIAL, SCHEMA_VERSION, STATUSES, get_field
 from suite.spec.rules import STARTS, within_budget
+from suite.spec.splits import DEV, scored_task
 from suite.spec.tasks import TaskSpec, get_task
 
 RATIO_TOLERANCE = 1e-9  # a recorded FLOP ratio against the same ratio recomputed (JSON keeps 17 digits)
@@ -211,8 +212,9 @@ def _check_predictions(entry: Entry, task: TaskSpec) -> None:
     except PredictionsError as exc:
         entry.problems.append(str(exc))
         return
-    if loaded.split is not None and loaded.split != task.eval_splits[0]:
-        entry.add(f"predictions of split {loaded.split!r}, {task.name} is scored on {task.eval_splits[0]!r}")
+    scored_on = scored_task(task, get_field(record, "run_config", "data", "eval_split") or DEV).eval_splits[0]
+    if loaded.split is not None and loaded.split != scored_on:
+        entry.add(f"predictions of split {loaded.split!r}, its run scores {task.name} on {scored_on!r}")
         return
     entry.labels = _labels_digest(loaded.arrays()[1])
     primary = _recomputed(loaded, task.primary_metric, None)

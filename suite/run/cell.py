@@ -25,7 +25,7 @@ from suite.records.store import CellFiles
 from suite.run.fit import Fitter
 from suite.run.identity import Execution, Identity, method_config, uses_teacher
 from suite.run.teachers import Teachers
-from suite.spec.tasks import TaskSpec, get_task
+from suite.spec.tasks import TaskSpec
 
 log = logging.getLogger("suite")
 
@@ -84,7 +84,7 @@ class CellRunner:
         """Train the cell's model (a teacher cell takes the cached teacher), then fill `result` with its
         scores, FLOPs, parameters, latency and status; the files to keep beside the record."""
         preset = self.identity.preset
-        task = get_task(cell.task)
+        task = self.inputs.task_data(cell.task).task  # as this run scores it (dev or held out)
         reference = self.inputs.reference_flops(cell.task)
         if method.info.is_teacher:
             teacher = self.teachers.get(cell.task, cell.seed)

@@ -22,6 +22,7 @@ from suite.registry import get_method
 from suite.run.inputs import Inputs
 from suite.spec.presets import Preset
 from suite.spec.rules import Lineage, method_lineage, teacher_lineage
+from suite.spec.splits import split_config
 
 TEACHER_METHOD = "teacher"  # plain fine-tuning for S steps (methods/teacher)
 
@@ -90,13 +91,16 @@ class Identity:
         """What decides the data a cell sees. The folder's path is left out (a copy elsewhere with the
         same content is the same data); its content hash is in."""
         p = self.preset
+        data = self.inputs.task_data(task)
+        heldout_size = 0 if data.heldout is None else len(data.heldout)
         return {
+            **split_config(p.heldout, heldout_size, data.heldout_sha256, p.eval_split),
             "max_train_samples": p.max_train_samples,
             "max_eval_samples": p.max_eval_samples,
             "data_seed": p.data_seed,
             "max_seq_length": p.train.max_seq_length,
             "data_source": source_identity(self.spec.glue_dir)["source"],
-            "data_sha256": self.inputs.task_data(task).sha256,
+            "data_sha256": data.sha256,
             "data_augmentation": False,  # no method trains on augmented data (see methods/ksp card)
         }
 

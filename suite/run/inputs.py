@@ -17,6 +17,7 @@ from suite.flops import FlopReport, count_flops
 from suite.records.layout import Cell
 from suite.records.provenance import git_sha, versions
 from suite.spec.presets import Preset
+from suite.spec.splits import HELDOUT, scored_task
 from suite.spec.tasks import get_task
 
 
@@ -45,20 +46,26 @@ class Inputs:
     def task_data(self, task_name: str) -> TaskData:
         """Parsed, subsampled and tokenized data of one task (loaded once per process)."""
         if task_name not in self._data:
-            task = get_task(task_name)
+            preset = self.preset
             raw = load_task(
-                task,
+                get_task(task_name),
                 self.glue_dir,
-                self.preset.max_train_samples,
-                self.preset.max_eval_samples,
-                self.preset.data_seed,
+                preset.max_train_samples,
+                preset.max_eval_samples,
+                preset.data_seed,
+                preset.heldout,
             )
-            max_len = self.preset.train.max_seq_length
+            max_len = preset.train.max_seq_length
+            heldout = None if raw.heldout is None else tokenize(raw.heldout, self.tokenizer, max_len)
+            # Scored on the held-out part, a cell is evaluated on it alone (dev is never looked at).
+            evals = {HELDOUT: heldout} if preset.eval_split == HELDOUT else raw.evals
             self._data[task_name] = TaskData(
-                task,
+                scored_task(raw.task, preset.eval_split),
                 tokenize(raw.train, self.tokenizer, max_len),
-                {s: tokenize(ds, self.tokenizer, max_len) for s, ds in raw.evals.items()},
+                {s: ds if ds is heldout else tokenize(ds, self.tokenizer, max_len) for s, ds in evals.items()},
                 raw.sha256,
+                heldout,
+                raw.heldout_sha256,
             )
         return self._data[task_name]
 

@@ -37,7 +37,6 @@ from suite.records.provenance import config_hash
 from suite.registry import get_method
 from suite.run.fit import Fitter
 from suite.run.identity import TEACHER_METHOD, Identity
-from suite.spec.tasks import get_task
 
 log = logging.getLogger("suite.run.teachers")
 run_log = logging.getLogger("suite")  # a run's progress lines
@@ -299,7 +298,7 @@ class Teachers:
         evaluation = trained.evaluation
         meta = {
             "id": key,
-            "score": primary_score(get_task(task), evaluation.metrics),
+            "score": primary_score(self.identity.inputs.task_data(task).task, evaluation.metrics),
             "metrics": evaluation.metrics,
             "predictions": {k: v.tolist() for k, v in evaluation.predictions.items()},
             "labels": {k: v.tolist() for k, v in evaluation.labels.items()},

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from suite.errors import SuiteError
 from suite.spec.schedules import PruningSchedule, TrainConfig
+from suite.spec.splits import DEV, HeldoutRule
 
 # Steps between two rows of a cell's training curve (not part of the config hash).
 DEFAULT_EVERY = 10
@@ -23,6 +24,9 @@ class Preset:
     max_train_samples: int | None = None
     max_eval_samples: int | None = None  # None: the whole dev split
     data_seed: int = 0  # the train subsample is the same for every seed and method
+    # Part of the training data no row trains on (suite.spec.splits): examples, or a fraction in (0, 1).
+    heldout: HeldoutRule | None = None
+    eval_split: str = DEV  # what cells are scored on: dev, or the held-out part ("heldout")
     flop_seq_len: int = 128
     latency_batches: tuple[int, ...] = (1, 32)
     latency_repeats: int = 5
