@@ -1,9 +1,12 @@
 """The Ray executor on a local Ray cluster (two CPUs): same cells and records as in-process, teachers
-trained once, workers that die retried, failures recorded, the driver the only writer."""
+trained once, workers that die (killed, out of memory) run again up to --max-retries times, failures
+recorded, the progress actor's death survived, the driver the only writer."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import textwrap
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from suite.cli import main  # noqa: E402
 from suite.records.layout import log_path, teacher_log_path  # noqa: E402
 from suite.records.reader import read_records  # noqa: E402
 from suite.registry import load_plugins  # noqa: E402
+from suite.run.executors import ray_driver  # noqa: E402
 from suite.run.executors.local import run_local  # noqa: E402
 from suite.run.executors.ray_driver import RayOptions, run_on_ray  # noqa: E402
 from suite.run.executors.ray_worker import spec_for  # noqa: E402
@@ -23,18 +27,34 @@ from suite.run.grid import Grid  # noqa: E402
 from suite.run.identity import Execution  # noqa: E402
 from suite.run.plan import expand_grid, plan_grid  # noqa: E402
 
+# Ray's memory monitor, in the cluster of the out-of-memory test, kills workers once the node uses this
+# much more memory than before that cluster started: room for the cluster itself, its workers and other
+# programs on the machine, which `t-always-oom` alone exceeds (it holds up to 2 GiB more).
+MEMORY_MARGIN_GIB = 5.0
+
 # Cells that kill their own worker: the first attempt of `t-dies-once` (a marker file remembers it),
-# every attempt of `t-always-dies`; `t-raises` raises in prepare.
+# every attempt of `t-always-dies`; `t-always-oom` grows until Ray's memory monitor kills its worker
+# (for three attempts; a fourth, which no test allows, finishes); `t-raises` raises in prepare. The
+# file `attempts` beside the plugin has a line per attempt of the always-failing ones.
 PLUGIN = textwrap.dedent(
     """
     import os
     import signal
+    import time
     from pathlib import Path
 
     from suite.api import MethodInfo, PruningMethod
     from suite.registry import register_method
 
     MARKER = Path(__file__).with_name("died-once")
+    ATTEMPTS = Path(__file__).with_name("attempts")
+    MARGIN_GIB = {margin}
+
+
+    def attempt(name):
+        with ATTEMPTS.open("a") as attempts:
+            attempts.write(name + "\\n")
+        return ATTEMPTS.read_text().splitlines().count(name)
 
 
     class Base(PruningMethod):
@@ -57,7 +77,20 @@ PLUGIN = textwrap.dedent(
     @register_method(MethodInfo(name="t-always-dies", summary="every worker running it is killed"))
     class AlwaysDies(Base):
         def prepare(self, model, ctx):
+            attempt("t-always-dies")
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+    @register_method(MethodInfo(name="t-always-oom", summary="every worker running it runs out of memory"))
+    class AlwaysOutOfMemory(Base):
+        def prepare(self, model, ctx):
+            if attempt("t-always-oom") > 3:
+                return model
+            held = []
+            for _ in range(int((MARGIN_GIB + 2) * 16)):  # 64 MiB at a time, each byte written
+                held.append(b"x" * (64 << 20))
+                time.sleep(0.02)
+            raise MemoryError(f"Ray's memory monitor let this worker hold {{MARGIN_GIB + 2}} GiB")
 
 
     @register_method(MethodInfo(name="t-raises", summary="raises in prepare"))
@@ -65,15 +98,33 @@ PLUGIN = textwrap.dedent(
         def prepare(self, model, ctx):
             raise RuntimeError("boom on a worker")
     """
-)
+).format(margin=MEMORY_MARGIN_GIB)
+
+
+def _start_cluster(**options) -> None:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR", **options)
 
 
 @pytest.fixture(scope="module")
 def cluster():
     """One local cluster for the module (starting one takes seconds); the executor uses it as is."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    _start_cluster()
     yield
     ray.shutdown()
+
+
+@pytest.fixture
+def memory_capped_cluster(cluster):
+    """The module's cluster started again with Ray's memory monitor killing a worker once the node uses
+    MEMORY_MARGIN_GIB more than now: a real out-of-memory kill, far below what the machine has."""
+    from ray._private.utils import get_system_memory, get_used_memory  # what the memory monitor reads
+
+    ray.shutdown()
+    threshold = (get_used_memory() + MEMORY_MARGIN_GIB * 2**30) / get_system_memory()
+    _start_cluster(_system_config={"memory_usage_threshold": threshold, "memory_monitor_refresh_ms": 100})
+    yield
+    ray.shutdown()
+    _start_cluster()
 
 
 @pytest.fixture
@@ -163,19 +214,66 @@ def test_a_killed_worker_is_retried_and_a_raising_method_is_a_failed_record(
     assert record["executor"]["name"] == "ray"  # it failed inside the cell, on a worker
 
 
-def test_a_cell_whose_worker_always_dies_is_failed_with_the_reason_and_the_grid_goes_on(
-    cluster, tmp_path, glue_dir, smoke_preset, plugin, isolated_registry
+def test_cells_whose_workers_always_die_or_run_out_of_memory_fail_after_the_retries_asked_for(
+    memory_capped_cluster, tmp_path, glue_dir, smoke_preset, plugin, isolated_registry
 ):
+    """Ray would retry an out-of-memory kill without end (whatever --max-retries says): the driver's
+    count stops both kinds of death after max_retries + 1 attempts, and the cell beside them finishes."""
     grid = _harness(tmp_path, smoke_preset, glue_dir)
-    cells = [c for c in expand_grid(smoke_preset, ["t-always-dies", "dense"]) if c.task == "mrpc"]
+    cells = [c for c in expand_grid(smoke_preset, ["dense", "t-always-dies", "t-always-oom"]) if c.task == "mrpc"]
     summary = _run(grid, cells, plugins=[plugin], max_retries=1)
     status = {r.method: r for r in summary.ran}
-    assert status["dense"].status == "ok"
-    died = status["t-always-dies"]
-    assert died.status == "failed" and "did not finish on Ray after up to 2 attempts" in died.error
-    record = json.loads(Path(grid.store.root / "mrpc" / "t-always-dies" / "budget0.5_seed0.json").read_text())
-    assert record["status"] == "failed" and record["config_hash"] and record["run_config"]["method"] == "t-always-dies"
-    assert "did not finish" in log_path(grid.store.root, cells[0]).read_text()
+    assert status["dense"].status == "ok", status["dense"].error
+    attempts = (tmp_path / "attempts").read_text().splitlines()
+    for method, cause in (("t-always-oom", "OutOfMemoryError"), ("t-always-dies", "WorkerCrashedError")):
+        assert attempts.count(method) == 2  # the first attempt and the one retry, no more
+        died = status[method]
+        assert died.status == "failed", died.error
+        assert f"did not finish on Ray after 2 attempts: {cause}" in died.error
+        cell = next(c for c in cells if c.method == method)
+        record = json.loads(Path(grid.store.root / "mrpc" / method / f"budget{cell.budget:g}_seed0.json").read_text())
+        assert record["status"] == "failed" and record["config_hash"] and record["run_config"]["method"] == method
+        assert cause in record["error"] and "did not finish" in log_path(grid.store.root, cell).read_text()
+    assert "running low on memory" in status["t-always-oom"].error  # Ray's own reason
+
+
+def test_the_progress_actor_dying_mid_run_stops_neither_the_driver_nor_a_cell(
+    cluster, tmp_path, glue_dir, smoke_preset, monkeypatch
+):
+    """The bar's running count comes from an actor that the memory monitor, or anyone, may kill."""
+
+    class KilledWhenACellStarts(ray_driver._StartedCells):
+        def start(self, label: str) -> None:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(ray_driver, "_StartedCells", KilledWhenACellStarts)
+    grid = _harness(tmp_path, smoke_preset, glue_dir)
+    cells = [c for c in expand_grid(smoke_preset, ["dense", "random"]) if c.task == "mrpc"]
+    summary = _run(grid, cells)
+    assert summary.count("ok") == len(cells) == len(summary.ran)
+    assert {r["method"] for r in read_records(grid.store.root) if r["role"] != "trivial"} == {"dense", "random"}
+
+
+def test_a_teacher_whose_worker_always_dies_fails_its_cells_with_its_reason(
+    cluster, tmp_path, glue_dir, smoke_preset, monkeypatch
+):
+    """A teacher is run again like a cell, and its cells (held back until it arrives) fail with its cause."""
+    attempts = tmp_path / "teacher-attempts"
+
+    def killed_teacher(spec, task, seed, data):
+        with attempts.open("a") as out:
+            out.write(f"{task}\n")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(ray_driver, "_teacher_task", killed_teacher)
+    grid = _harness(tmp_path, smoke_preset, glue_dir)
+    cells = [c for c in expand_grid(smoke_preset, ["dense", "heads"]) if c.task == "mrpc"]
+    summary = _run(grid, cells, max_retries=1)
+    status = {r.method: r for r in summary.ran}
+    assert status["dense"].status == "ok" and attempts.read_text().splitlines() == ["mrpc", "mrpc"]
+    heads = status["heads"]
+    assert heads.status == "failed" and "its teacher (mrpc seed 0) failed: not trained after 2 attempts" in heads.error
+    assert "WorkerCrashedError" in teacher_log_path(grid.store.root, "mrpc", 0).read_text()
 
 
 def test_through_the_cli_a_cell_that_fails_on_ray_is_reported_and_the_grid_finishes(
@@ -193,7 +291,7 @@ def test_through_the_cli_a_cell_that_fails_on_ray_is_reported_and_the_grid_finis
     (dense_line,) = [line for line in err.splitlines() if line.startswith("mrpc   dense ")]
     assert ": ok " in dense_line
     (died_line,) = [line for line in err.splitlines() if line.startswith("mrpc   t-always-dies")]
-    assert ": failed " in died_line and "did not finish on Ray after up to 1 attempts" in died_line
+    assert ": failed " in died_line and "did not finish on Ray after 1 attempt:" in died_line
     assert "done: 1 ok, 0 over budget, 1 failed" in err
     died = json.loads((results / "mrpc" / "t-always-dies" / "budget0.5_seed0.json").read_text())
     assert died["status"] == "failed" and died["wall_s"] > 0  # the driver's seconds since it handed the cell over

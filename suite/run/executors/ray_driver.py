@@ -4,9 +4,21 @@ The driver (the `run` process) plans exactly as the in-process executor does, so
 hash does not depend on the executor. It then trains each missing (task, seed) teacher once as its
 own Ray task, hands teachers and tokenized data to the cells through Ray's object store (no shared
 filesystem is assumed), writes every record, predictions file, training curve, saved model and log
-itself as results arrive,
-and stores each new teacher in its local teacher cache. A worker that dies is retried by Ray up to
-`max_retries` times; after that the cell is recorded `failed` with the reason and the grid goes on.
+itself as results arrive, and stores each new teacher in its local teacher cache.
+
+Retries are the driver's, not Ray's. Ray counts a worker killed by its memory monitor against a
+separate budget, `task_oom_retries`, which is unlimited by default and is a setting of the cluster: a
+run that joins a cluster with `--ray-address` cannot change it. Ray applies it only to tasks that may
+be retried at all, so every task is handed to Ray with `max_retries=0`, and the driver itself runs a
+cell or teacher again whose worker went away (killed, out of memory, its node lost), up to
+`max_retries` times, whatever the cluster's settings. After that the cell is recorded `failed` with
+Ray's reason and the grid goes on; the cells of a teacher that could not be trained are each recorded
+`failed` with the teacher's reason. A cell that needs a teacher still in training is handed to Ray
+once its teacher has arrived, so a teacher run again reaches every cell waiting for it.
+
+The progress bar's count of running cells comes from a small actor the workers tell when a cell
+starts. It is bookkeeping only: if it dies (the memory monitor may pick it too), the bar shows the
+cells left instead, and the workers and the driver go on.
 """
 
 from __future__ import annotations
@@ -14,6 +26,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +54,7 @@ class RayOptions:
     workers: int | None = None  # local cluster only: cells at once (default: the CPUs / cpus_per_cell)
     cpus_per_cell: float = 1.0
     gpus_per_cell: float = 0.0  # fractions let several small cells share one GPU
-    max_retries: int = 2  # Ray's retries of a cell whose worker died (killed, out of memory)
+    max_retries: int = 2  # runs again of a cell or teacher whose worker died (killed, out of memory, node lost)
 
 
 def import_ray():
@@ -108,12 +121,19 @@ class _Driver:
         self.teacher_cache, self.progress = grid.teachers.cache, grid.execution.progress
         self.summary, self.on_result = summary, on_result
         resources = {"num_cpus": options.cpus_per_cell, "num_gpus": options.gpus_per_cell}
-        retry = {"max_retries": options.max_retries, "retry_exceptions": False}
-        self.teacher_task = ray.remote(_teacher_task).options(num_returns=2, **resources, **retry)
-        self.cell_task = ray.remote(_cell_task).options(**resources, **retry)
+        # Ray runs each task once: with max_retries=0 it retries no out-of-memory kill either, and the
+        # driver's own count bounds every kind of death (see the module docstring).
+        once = {"max_retries": 0, "retry_exceptions": False}
+        self.teacher_task = ray.remote(_teacher_task).options(num_returns=2, **resources, **once)
+        self.cell_task = ray.remote(_cell_task).options(**resources, **once)
         self.started_cells = ray.remote(num_cpus=0)(_StartedCells).remote()
+        self.started_known = True  # False once the progress actor has gone away
         self.claims: dict[Cell, Claim] = {}
-        self.submitted: dict[Cell, float] = {}  # perf_counter() when the cell's task was handed to Ray
+        self.submitted: dict[Cell, float] = {}  # perf_counter() when the driver took the cell on
+        self.attempts: Counter[Cell | tuple[str, int]] = Counter()  # tasks handed to Ray per cell, per teacher
+        self.waiting: dict[tuple[str, int], list[tuple[Cell, Any, dict[str, Any]]]] = {}  # cells held for a teacher
+        self.pending: dict[Any, tuple] = {}  # Ray's object ref -> what the driver awaits from it
+        self.data: dict[str, Any] = {}  # task -> its tokenized data in the object store
 
     def run(self, to_run: list[tuple[Cell, Any, dict[str, Any]]]) -> GridSummary:
         ray = self.ray
@@ -128,42 +148,41 @@ class _Driver:
             else:
                 self.claims[cell] = claim
                 cells.append((cell, method, config))
-        data = {task: ray.put(self.inputs.task_data(task)) for task in dict.fromkeys(c.task for c, _, _ in cells)}
-        teachers, pending = self._teachers(cells, data)
+        self.data = {task: ray.put(self.inputs.task_data(task)) for task in dict.fromkeys(c.task for c, _, _ in cells)}
+        teachers = self._teachers(cells)
         for cell, method, config in cells:
-            teacher = teachers.get((cell.task, cell.seed)) if needs_teacher(method) else None
-            ref = self.cell_task.remote(self.spec, cell, config, data[cell.task], teacher, self.started_cells)
             self.submitted[cell] = time.perf_counter()
-            pending[ref] = ("cell", cell, method, config)
+            task_seed = (cell.task, cell.seed)
+            if not needs_teacher(method):
+                self._submit_cell(cell, method, config, None)
+            elif task_seed in teachers:
+                self._submit_cell(cell, method, config, teachers[task_seed])
+            else:  # its teacher is training: handed to Ray when the teacher arrives
+                self.waiting.setdefault(task_seed, []).append((cell, method, config))
         total = len(cells)
         bar = tqdm(total=total, desc="cells", unit="cell", disable=not self.progress)
         done: set[Cell] = set()  # Cell is a frozen dataclass
         try:
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1, timeout=2.0)
+            while self.pending:
+                ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=2.0)
                 for ref in ready:
-                    kind, *item = pending.pop(ref)
-                    if kind == "teacher":
-                        self._teacher_arrived(ref, item)
-                        continue
-                    cell, method, config = item
-                    result = self._cell_arrived(ref, cell, method, config)
-                    done.add(cell)
-                    bar.update(1)
-                    remaining = [c for c, _, _ in cells if c not in done]
-                    if self.on_result is not None:
-                        progress = GridProgress(len(done), total, estimate_remaining_s(self.summary.ran, remaining))
-                        self.on_result(result, progress)
-                    bar.set_postfix_str(f"{cell.label} {result.status}")
-                started = set(ray.get(self.started_cells.started.remote()))
-                running = len(started - {c.label for c in done})
-                teachers = sum(item[0] == "teacher" for item in pending.values())
+                    kind, *item = self.pending.pop(ref)
+                    arrived = self._teacher_arrived(ref, item) if kind == "teacher" else self._cell_arrived(ref, *item)
+                    for cell, result in arrived:
+                        done.add(cell)
+                        bar.update(1)
+                        remaining = [c for c, _, _ in cells if c not in done]
+                        if self.on_result is not None:
+                            progress = GridProgress(len(done), total, estimate_remaining_s(self.summary.ran, remaining))
+                            self.on_result(result, progress)
+                        bar.set_postfix_str(f"{cell.label} {result.status}")
+                teachers_training = sum(item[0] == "teacher" for item in self.pending.values())
                 bar.set_description(
-                    f"cells (running {running}, queued {total - len(done) - running}"
-                    + (f"; teachers training {teachers})" if teachers else ")")
+                    self._cells_state(total, done)
+                    + (f"; teachers training {teachers_training})" if teachers_training else ")")
                 )
         except KeyboardInterrupt:
-            for ref in pending:
+            for ref in self.pending:
                 ray.cancel(ref, force=True)
             log.warning("interrupted: %d unfinished cells cancelled; rerun the command to resume", total - len(done))
             raise
@@ -173,28 +192,62 @@ class _Driver:
                 claim.release()
         return self.summary
 
-    def _teachers(self, cells, data) -> tuple[dict[tuple[str, int], Any], dict[Any, tuple]]:
-        """One object per (task, seed) whose cells need a teacher: the cached one, packed, or the
-        output of one teacher-training task."""
+    def _cells_state(self, total: int, done: set[Cell]) -> str:
+        """The bar's description: cells running and queued while the progress actor answers, else
+        the cells left (its death must not stop the run)."""
+        left = total - len(done)
+        if self.started_known:
+            try:
+                started = set(self.ray.get(self.started_cells.started.remote(), timeout=30))
+            except self.ray.exceptions.RayError as exc:  # died, or unreachable: the count is lost, not the run
+                log.warning("the progress bar's running count is lost (%s); the cells go on", _reason(exc))
+                self.started_known = False
+            else:
+                running = len(started - {c.label for c in done})
+                return f"cells (running {running}, queued {left - running}"
+        return f"cells ({left} running or queued"
+
+    def _teachers(self, cells) -> dict[tuple[str, int], Any]:
+        """The object of each cached teacher the cells need, packed; each missing one is handed to Ray
+        for training (its cells wait for it in `self.waiting`)."""
         teachers: dict[tuple[str, int], Any] = {}
-        pending: dict[Any, tuple] = {}
+        training: set[tuple[str, int]] = set()
         for cell, method, _ in cells:
             task_seed = (cell.task, cell.seed)
-            if not needs_teacher(method) or task_seed in teachers:
+            if not needs_teacher(method) or task_seed in teachers or task_seed in training:
                 continue
             key = self.identity.teacher_key(*task_seed)
             cached = self.teacher_cache.load(key)
             if cached is not None:
                 teachers[task_seed] = self.ray.put(pack_teacher(cached))
                 continue
-            files, log_text = self.teacher_task.remote(self.spec, cell.task, cell.seed, data[cell.task])
-            teachers[task_seed] = files
-            pending[log_text] = ("teacher", cell.task, cell.seed, key, files)
+            self._submit_teacher(cell.task, cell.seed, key)
+            training.add(task_seed)
             self.summary.teachers_trained.append(task_seed)
-        return teachers, pending
+        return teachers
 
-    def _teacher_arrived(self, log_ref, item) -> None:
-        """Save the new teacher in the local cache (later runs and the in-process executor reuse it)."""
+    def _submit_teacher(self, task: str, seed: int, key: str) -> None:
+        self.attempts[(task, seed)] += 1
+        files, log_text = self.teacher_task.remote(self.spec, task, seed, self.data[task])
+        self.pending[log_text] = ("teacher", task, seed, key, files)
+
+    def _submit_cell(self, cell: Cell, method, config: dict[str, Any], teacher) -> None:
+        self.attempts[cell] += 1
+        ref = self.cell_task.remote(self.spec, cell, config, self.data[cell.task], teacher, self.started_cells)
+        self.pending[ref] = ("cell", cell, method, config, teacher)
+
+    def _again(self, what, label: str, exc: BaseException) -> bool:
+        """Whether a task whose worker went away is run again: its attempts so far are under the cap."""
+        attempts = self.attempts[what]
+        if attempts > self.options.max_retries:
+            return False
+        total = self.options.max_retries + 1
+        log.warning("%s: its worker went away (%s); attempt %d of %d", label, _reason(exc), attempts + 1, total)
+        return True
+
+    def _teacher_arrived(self, log_ref, item) -> list[tuple[Cell, RunResult]]:
+        """Save the new teacher in the local cache (later runs and the in-process executor reuse it) and
+        hand its cells to Ray; a teacher that failed for good fails each of its cells instead."""
         task, seed, key, files_ref = item
         try:
             log_text = self.ray.get(log_ref)
@@ -202,34 +255,61 @@ class _Driver:
             if teacher.meta["id"] != key:
                 raise RuntimeError(f"the worker trained teacher {teacher.meta['id']}, the driver expected {key}")
             self.teacher_cache.save(key, teacher)
-        except Exception as exc:  # its cells fail with the same cause, each in its own record
-            log.error("teacher for %s seed %d failed: %s", task, seed, _reason(exc))
-            log_text = f"teacher training failed: {_reason(exc)}\n"
-        self.store.write_teacher_log(task, seed, log_text)
+        except _worker_died(self.ray) as exc:
+            if self._again((task, seed), f"teacher for {task} seed {seed}", exc):
+                self._submit_teacher(task, seed, key)
+                return []
+            reason = f"not trained after {_attempts(self.attempts[(task, seed)])}: {_reason(exc)}"
+        except Exception as exc:
+            reason = _reason(exc)
+        else:
+            self.store.write_teacher_log(task, seed, log_text)
+            for cell, method, config in self.waiting.pop((task, seed), []):
+                self._submit_cell(cell, method, config, files_ref)
+            return []
+        log.error("teacher for %s seed %d failed: %s", task, seed, reason)
+        self.store.write_teacher_log(task, seed, f"teacher training failed: {reason}\n")
+        error = f"the cell could not run on Ray: its teacher ({task} seed {seed}) failed: {reason}"
+        waiting = self.waiting.pop((task, seed), [])
+        return [(cell, self._failed(cell, method, config, error)) for cell, method, config in waiting]
 
-    def _cell_arrived(self, ref, cell: Cell, method, config: dict[str, Any]) -> RunResult:
+    def _cell_arrived(self, ref, cell: Cell, method, config: dict[str, Any], teacher) -> list[tuple[Cell, RunResult]]:
         try:
             outcome: CellOutcome = self.ray.get(ref)
-            result, files, log_text = outcome.result, outcome.files, outcome.log
-        except Exception as exc:  # the worker died more than max_retries times, or its teacher failed
-            result = new_result(self.identity, cell, method, config, "ray")
-            result.executor = {"name": "ray", "host": "unknown (the worker did not finish)"}
-            # No worker reported a time: the driver's seconds from handing the cell to Ray to learning of
-            # its failure. That spans the queue, its teacher's training and every attempt, so it is an
-            # upper bound on the cell's own time, not a measurement of one attempt.
-            result.wall_s = time.perf_counter() - self.submitted[cell]
-            attempts = self.options.max_retries + 1
-            if isinstance(exc, _worker_died(self.ray)):
-                result.error = f"the cell did not finish on Ray after up to {attempts} attempts: {_reason(exc)}"
-            else:  # e.g. its teacher's training failed: the cause is in the teacher's log too
-                result.error = f"the cell could not run on Ray: {_reason(exc)}"
-            files, log_text = None, result.error + "\n"
-            log.error("cell %s failed: %s", cell.label, result.error)
+        except _worker_died(self.ray) as exc:
+            if self._again(cell, cell.label, exc):
+                self._submit_cell(cell, method, config, teacher)
+                return []
+            error = f"the cell did not finish on Ray after {_attempts(self.attempts[cell])}: {_reason(exc)}"
+        except Exception as exc:  # the task itself failed outside the cell (e.g. a plugin did not load)
+            error = f"the cell could not run on Ray: {_reason(exc)}"
+        else:
+            self._write(cell, outcome.result, outcome.files, outcome.log)
+            return [(cell, outcome.result)]
+        return [(cell, self._failed(cell, method, config, error))]
+
+    def _failed(self, cell: Cell, method, config: dict[str, Any], error: str) -> RunResult:
+        """The `failed` record of a cell no worker finished, written."""
+        result = new_result(self.identity, cell, method, config, "ray")
+        result.executor = {"name": "ray", "host": "unknown (the worker did not finish)"}
+        # No worker reported a time: the driver's seconds from taking the cell on to learning of its
+        # failure. That spans the queue, its teacher's training and every attempt, so it is an upper
+        # bound on the cell's own time, not a measurement of one attempt.
+        result.wall_s = time.perf_counter() - self.submitted[cell]
+        result.error = error
+        log.error("cell %s failed: %s", cell.label, error)
+        self._write(cell, result, None, error + "\n")
+        return result
+
+    def _write(self, cell: Cell, result: RunResult, files, log_text: str) -> None:
         self.store.write_log(cell, log_text)
         self.store.write(cell, result, files)
         self.summary.ran.append(result)
         self.claims.pop(cell).release()
-        return result
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt{'' if count == 1 else 's'}"
 
 
 def _worker_died(ray) -> tuple[type[BaseException], ...]:
@@ -270,7 +350,10 @@ def _teacher_task(spec: WorkerSpec, task: str, seed: int, data) -> tuple[dict[st
 
 
 def _cell_task(spec: WorkerSpec, cell: Cell, config: dict[str, Any], data, teacher_files, started_cells) -> CellOutcome:
-    started_cells.start.remote(cell.label)
+    try:
+        started_cells.start.remote(cell.label)
+    except Exception:  # the progress actor is gone: the bar's count is lost, the cell runs all the same
+        pass
     start = time.perf_counter()
     outcome = run_cell(spec, cell, config, data, teacher_files)
     outcome.log += f"cell {cell.label} on {socket.gethostname()}: {time.perf_counter() - start:.1f}s\n"
