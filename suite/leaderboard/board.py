@@ -1,6 +1,11 @@
 """Everything a leaderboard shows, computed once from the records: per-cell scores with their bootstrap
 draws, the signal check and the training-rule check of every task, and the estimates built on them.
 
+Only verified scores count: an `ok` record's score is checked as `validate` checks it
+(`validate_record.verify_score`: a finite number in its metric's range, reproduced by its predictions
+sidecar). A record that fails is `not verified`: its score enters no mean, rank, difference or plot,
+and the board lists it with the reason.
+
 Tables, headline, CSV, plots and README all read this one object, so none of them can disagree.
 """
 
@@ -21,10 +26,13 @@ from suite.leaderboard.frame import records_frame, task_order
 from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.signal_check import SignalCheck, check_signal
 from suite.leaderboard.training_rule import LineageCheck, check_lineage
-from suite.metrics.vectorized import metric_rows
-from suite.records.formats import SCORE_TOLERANCE, PredictionsError, has_predictions, read_predictions
+from suite.records.formats import Predictions, PredictionsError
 from suite.records.reader import RecordFile
 from suite.records.schema import ROLE_METHOD, ROLE_TRIVIAL
+from suite.records.validate_record import verify_score
+
+# The board's status of an `ok` record whose score did not check out (never a record's own status).
+NOT_VERIFIED = "not_verified"
 
 
 @dataclass(frozen=True)
@@ -33,20 +41,33 @@ class CellScore:
     draws: np.ndarray | None  # bootstrap draws of this seed's score; None without predictions
 
 
+@dataclass(frozen=True)
+class Unverified:
+    """An `ok` record whose score did not check out, and why (one line per problem, naming its file)."""
+
+    cell: RecordFile
+    problems: tuple[str, ...]
+
+
 @dataclass(frozen=True, eq=False)
 class Board:
     cells: tuple[RecordFile, ...]
-    frame: pd.DataFrame
+    frame: pd.DataFrame  # status `not_verified` (NOT_VERIFIED) for the `ok` records in `unverified`
     tasks: tuple[str, ...]
     scores: dict[tuple[str, Row, int], CellScore]  # (task, row, seed) of every `ok` cell with a score
     examples: dict[str, int]  # dev examples per task, where predictions were loaded
     signal: dict[str, SignalCheck]
     lineage: dict[str, LineageCheck]
     resamples: int
+    unverified: tuple[Unverified, ...] = ()
 
     @property
     def records(self) -> list[dict[str, Any]]:
         return [cell.record for cell in self.cells]
+
+    def cell_score(self, record: dict[str, Any]) -> CellScore | None:
+        """The verified score of this `ok` record, else None."""
+        return self.scores.get((record["task"], Row.of(record), int(record["seed"])))
 
     @property
     def average_tasks(self) -> tuple[str, ...]:
@@ -112,66 +133,74 @@ class Board:
         return min(candidates)[2] if candidates else None
 
 
-def _task_draws(task: str, cells: list[RecordFile], resamples: int) -> tuple[dict[int, np.ndarray], int | None]:
-    """Bootstrap draws of every cell (by position) that has predictions; all on one index matrix."""
+def _task_draws(
+    task: str, cells: list[RecordFile], loaded: list[Predictions], resamples: int
+) -> tuple[dict[int, np.ndarray], int | None]:
+    """Bootstrap draws of every verified cell (by position), all on one index matrix: every row of a
+    task must be scored on the same dev labels."""
     from suite.spec.tasks import get_task  # the task table only; no torch behind it
 
-    named = [i for i, cell in enumerate(cells) if has_predictions(cell.record)]
-    if not named:
+    if not cells:
         return {}, None
-    loaded = {i: read_predictions(cells[i].path, cells[i].record).arrays() for i in named}  # (predictions, labels)
-    first = named[0]
-    labels = loaded[first][1]
-    for i in named:
-        if not np.array_equal(loaded[i][1], labels):
+    arrays = [item.arrays() for item in loaded]  # (predictions, labels)
+    labels = arrays[0][1]
+    for i, (_, own) in enumerate(arrays):
+        if not np.array_equal(own, labels):
             raise PredictionsError(
-                f"{task}: {cells[i].path} and {cells[first].path} hold different dev labels (another split or"
+                f"{task}: {cells[i].path} and {cells[0].path} hold different dev labels (another split or"
                 " eval cap); rerun the odd cell with the grid's settings"
             )
+    predictions = {i: pair[0] for i, pair in enumerate(arrays)}
     metric = get_task(task).primary_metric
-    for i in named:
-        full = float(metric_rows(metric, loaded[i][0], labels)[0])
-        recorded = float(cells[i].record["score"])
-        if abs(full - recorded) > SCORE_TOLERANCE:
-            raise PredictionsError(
-                f"{cells[i].path}: its predictions score {full:.6f}, the record says {recorded:.6f}; rerun the cell"
-            )
-    predictions = {i: loaded[i][0] for i in named}
     draws = bootstrap_draws(metric, labels, predictions, task_indices(task, len(labels), resamples))
     return draws, len(labels)
 
 
-def _is_scored(record: dict[str, Any]) -> bool:
-    score = record.get("score")
-    return record.get("status") == "ok" and isinstance(score, (int, float)) and np.isfinite(score)
+def _verify(cells: list[RecordFile]) -> tuple[dict[int, Predictions], list[Unverified]]:
+    """The predictions of every `ok` record whose score checks out (by position), and the others."""
+    verified, unverified = {}, []
+    for i, cell in enumerate(cells):
+        if cell.record.get("status") != "ok":
+            continue
+        loaded, problems = verify_score(cell)
+        if loaded is None:
+            unverified.append(Unverified(cell, tuple(problems)))
+        else:
+            verified[i] = loaded
+    return verified, unverified
 
 
 def build_board(items: Iterable[RecordFile | dict[str, Any]], resamples: int = RESAMPLES) -> Board:
-    """The board of these records (RecordFiles with paths, or plain record dicts, which cannot have sidecars)."""
+    """The board of these records (RecordFiles with paths, or plain record dicts, which cannot have
+    sidecars and so are never verified)."""
     cells = [item if isinstance(item, RecordFile) else RecordFile(item) for item in items]
     check_cells(cells)  # fields, one record per cell, one model and configuration: else one clear error
-    frame = records_frame(c.record for c in cells)
+    verified, unverified = _verify(cells)
+    failing = {id(item.cell) for item in unverified}
+    frame = records_frame({**c.record, "status": NOT_VERIFIED} if id(c) in failing else c.record for c in cells)
     if frame.empty:
         raise ValueError("no result records found")
     tasks = tuple(task_order(frame.task))
     scores: dict[tuple[str, Row, int], CellScore] = {}
     examples: dict[str, int] = {}
     for task in tasks:
-        scored = [c for c in cells if c.record["task"] == task and _is_scored(c.record)]
-        draws, n = _task_draws(task, scored, resamples)
+        mine = [i for i in sorted(verified) if cells[i].record["task"] == task]
+        scored = [cells[i] for i in mine]
+        draws, n = _task_draws(task, scored, [verified[i] for i in mine], resamples)
         if n is not None:
             examples[task] = n
         for i, cell in enumerate(scored):
             key = (task, Row.of(cell.record), int(cell.record["seed"]))  # unique: check_cells refuses duplicates
             scores[key] = CellScore(float(cell.record["score"]), draws.get(i))
-    partial = Board(tuple(cells), frame, tasks, scores, examples, {}, {}, resamples)
+    kept = tuple(unverified)
+    partial = Board(tuple(cells), frame, tasks, scores, examples, {}, {}, resamples, kept)
     signal = {}
     for task in tasks:
         trivial = partial.trivial_row(task)
         reference = partial.score(REFERENCE, task)
         signal[task] = check_signal(task, reference, partial.score(trivial, task) if trivial else None)
     lineage = {task: check_lineage(frame, task) for task in tasks}
-    return Board(tuple(cells), frame, tasks, scores, examples, signal, lineage, resamples)
+    return Board(tuple(cells), frame, tasks, scores, examples, signal, lineage, resamples, kept)
 
 
 def ranked(board: Board, budget: float) -> list[tuple[Row, Estimate]]:

@@ -7,26 +7,40 @@ import pandas as pd
 from suite.leaderboard.board import Board
 from suite.leaderboard.bootstrap import percentile_interval
 from suite.leaderboard.frame import SORT_KEYS
-from suite.leaderboard.rows import Row
+from suite.leaderboard.unverified import reason
 from suite.records.schema import role_of
 
-FIRST = ["task", "method", "role", "budget", "seed", "status", "score", "score_ci_low", "score_ci_high"]
+FIRST = [
+    "task",
+    "method",
+    "role",
+    "budget",
+    "seed",
+    "status",
+    "score",
+    "score_ci_low",
+    "score_ci_high",
+    "not_verified",
+]
 CI_DIGITS = 6  # enough for any shown rounding; fewer float-noise digits in diffs of the file
 
 
 def cells_csv(board: Board) -> str:
     """`score_ci_low`/`score_ci_high`: the 95% bootstrap CI of that record's own score (one seed);
-    empty without predictions. `role` is filled for legacy records too (they are method rows)."""
+    empty unless the score is verified. `not_verified`: why an `ok` record's score did not check out
+    (empty for the others). `role` is filled for legacy records too (they are method rows)."""
     records = board.records
     flat = pd.json_normalize(records, sep=".")
     flat["role"] = [role_of(r) for r in records]
     lows, highs = [], []
     for record in records:
-        score = board.scores.get((record["task"], Row.of(record), int(record["seed"])))
+        score = board.cell_score(record)
         ci = percentile_interval(score.draws) if score is not None and score.draws is not None else None
         lows.append(round(ci.low, CI_DIGITS) if ci else None)
         highs.append(round(ci.high, CI_DIGITS) if ci else None)
     flat["score_ci_low"], flat["score_ci_high"] = lows, highs
+    reasons = {id(item.cell.record): reason(item) for item in board.unverified}
+    flat["not_verified"] = [reasons.get(id(record), "") for record in records]
     first = [c for c in FIRST if c in flat.columns]
     flat = flat[first + sorted(c for c in flat.columns if c not in first)]
     flat = flat.sort_values([k for k in SORT_KEYS if k in flat.columns], kind="stable")

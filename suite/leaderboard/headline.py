@@ -17,6 +17,7 @@ from suite.leaderboard.notes import signal_flags
 from suite.leaderboard.rows import REFERENCE
 from suite.leaderboard.tables import table_budgets
 from suite.leaderboard.training_rule import violations
+from suite.leaderboard.unverified import unverified_summary
 from suite.records.schema import REFERENCE_BUDGET, ROLE_TEACHER, ROLE_TRIVIAL
 
 
@@ -60,6 +61,8 @@ def _orientation(board: Board) -> str:
 
 def headline_lines(board: Board) -> list[str]:
     lines = []
+    if (summary := unverified_summary(board)) is not None:
+        lines.append(f"- {summary}")
     lines += [f"- {warning}" for warning in violations(board.tasks, board.lineage)]
     lines += [f"- {note}" for note in signal_flags(board)]
     lines.append(_orientation(board))
@@ -84,7 +87,7 @@ def headline_lines(board: Board) -> list[str]:
                 line += ". Ordered by average, differences not tested (no per-example predictions): "
                 line += ranking_text(named) + "."
         if missing:
-            line += f" Not ranked (a task failed, over budget or not run yet): {', '.join(missing)}."
+            line += f" Not ranked (a task failed, over budget, not verified or not run yet): {', '.join(missing)}."
         lines.append(line)
     return lines
 
@@ -95,8 +98,8 @@ def render_headline(board: Board) -> list[str]:
         "",
         "GLUE average (mean over seeds) over every task not flagged for lack of signal (reference not",
         "above its trivial baseline); a method is ranked at a budget only when it has an `ok` score on",
-        "every one of them. `>`: the paired-bootstrap 95% CI of the difference excludes 0; `≈`: it does",
-        "not (no call).",
+        "every one of them, each verified. `>`: the paired-bootstrap 95% CI of the difference excludes 0;",
+        "`≈`: it does not (no call).",
         "",
         *headline_lines(board),
     ]

@@ -9,6 +9,7 @@ from suite.leaderboard.headline import render_headline
 from suite.leaderboard.notes import seeds_line, table_notes, tested_differences
 from suite.leaderboard.rows import REFERENCE
 from suite.leaderboard.tables import budget_table, difference_table, table_budgets
+from suite.leaderboard.unverified import render_unverified
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -27,8 +28,9 @@ def render_markdown(board: Board, title: str = "Leaderboard") -> str:
         "the reference row on the same task) are means over every `ok` cell of the row. **Bold**: best",
         "ranked row of the budget. `dense (budget 1)` is the reference; the teacher and the trivial",
         "baseline are shown for orientation and never ranked. Differences carry † where their 95% CI",
-        "excludes 0. `failed` and `over budget` cells are counted in parentheses and left out of every",
-        "mean; `–`: no result (not run, e.g. a budget the method cannot reach by design: see its card).",
+        "excludes 0. `failed`, `over budget` and `not verified` cells (an `ok` score no predictions",
+        "sidecar reproduces: see *Not verified*) are counted in parentheses and left out of every mean;",
+        "`–`: no result (not run, e.g. a budget the method cannot reach by design: see its card).",
         "How the numbers are made: [README.md](README.md).",
         "",
         *render_headline(board),
@@ -44,4 +46,6 @@ def render_markdown(board: Board, title: str = "Leaderboard") -> str:
             parts.append(_markdown(difference_table(board, budget, to_best=False)))
             parts += ["", "Difference to the best row of this budget in each column:", ""]
             parts.append(_markdown(difference_table(board, budget, to_best=True)))
+    if board.unverified:
+        parts += ["", *render_unverified(board)]
     return "\n".join(parts) + "\n"

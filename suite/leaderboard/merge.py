@@ -23,7 +23,7 @@ from typing import Any
 
 from suite.records.checks import RecordError, Scope, check_record, difference, remember
 from suite.records.layout import Cell
-from suite.records.reader import RecordFile, Unreadable, scan_records
+from suite.records.reader import NotAnObject, RecordFile, Unreadable, scan_records
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ def _skipped(item: Unreadable) -> str:
     exc = item.error
     if isinstance(exc, OSError):
         return f"skipped {item.path}: cannot be read ({exc.strerror or exc})"
+    if isinstance(exc, NotAnObject):
+        return f"skipped {item.path}: {exc}"
     if isinstance(exc, UnicodeDecodeError):
         return f"skipped {item.path}: not UTF-8 text (byte {exc.start}), so not a result record"
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

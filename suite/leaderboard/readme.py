@@ -107,6 +107,7 @@ training FLOPs on the same task, then averaged over the row's cells. The raw num
 
 def _statistics(board: Board) -> str:
     scored = len(board.scores)
+    ok = scored + len(board.unverified)
     with_draws = sum(1 for s in board.scores.values() if s.draws is not None)
     examples = ", ".join(f"{t} {n}" for t, n in board.examples.items()) or "none loaded"
     level = f"{100 * LEVEL:g}%"
@@ -126,22 +127,29 @@ def _statistics(board: Board) -> str:
 - A difference is called only where its CI excludes 0: `>` in the headline and † in the difference
   tables; `≈` where the CI includes 0.
 - `{CSV}`: `score_ci_low` / `score_ci_high` are the CI of that record's own score (one seed); the
-  tables show the CI of the mean over seeds. Both are empty where a record has no predictions.
-- Records without per-example predictions (written before predictions were saved) show their score
-  without a CI; no difference involving them is tested. A predictions sidecar that does not match
-  its record (size, sha256, split, or the score it gives) stops the leaderboard with one line
-  naming the file.
-- Here: {with_draws} of {scored} scored cells have per-example predictions; dev examples per task:
-  {examples}."""
+  tables show the CI of the mean over seeds. Both are empty where a record's score is not verified.
+- An `ok` record's score counts only once verified as `python -m suite validate` verifies it: a
+  finite number in its metric's range that its predictions sidecar (present, matching the record's
+  size, sha256 and split, finite values, labels on the task's scale) reproduces. A record that fails
+  (one written before predictions were saved, say) is listed under *Not verified* in `{MARKDOWN}`
+  with the reason, and left out of every mean, ranking, difference and plot. Sidecars of one task
+  with different dev labels stop the leaderboard with one line naming the files.
+- Here: {scored} of {ok} `ok` cells verified ({with_draws} with per-example predictions); dev examples
+  per task: {examples}."""
+
+
+def _verified_score(board: Board, record: dict) -> str:
+    score = board.cell_score(record)
+    return f"{score.value:.2f}" if score is not None else "not verified"
 
 
 def _trivial_rows(board: Board) -> str:
-    ok = [r for r in board.records if role_of(r) == ROLE_TRIVIAL and isinstance(r.get("score"), (int, float))]
+    ok = [r for r in board.records if role_of(r) == ROLE_TRIVIAL and r.get("status") == "ok"]
     rows = [
         {
             "task": r["task"],
             "rule": (r.get("method_config") or {}).get("rule") or (r.get("run_config") or {}).get("rule") or "–",
-            "dev score": f"{r['score']:.2f}",
+            "dev score": _verified_score(board, r),
         }
         for r in sorted(ok, key=lambda r: (board.tasks.index(r["task"]), r["method"], r["seed"]))
     ]
@@ -209,7 +217,7 @@ def _legacy_training(board: Board) -> str:
 
 
 def _teacher_rows(board: Board) -> str:
-    ok = [r for r in board.records if r.get("status") == "ok" and isinstance(r.get("score"), (int, float))]
+    ok = [r for r in board.records if r.get("status") == "ok"]
     teachers = [r for r in ok if role_of(r) == ROLE_TEACHER]
     if teachers:
         rows = [
@@ -217,7 +225,7 @@ def _teacher_rows(board: Board) -> str:
                 "task": r["task"],
                 "seed": r["seed"],
                 "lineage steps": (r.get("training") or {}).get("lineage_steps", "–"),
-                "dev score": f"{r['score']:.2f}",
+                "dev score": _verified_score(board, r),
             }
             for r in sorted(teachers, key=lambda r: (r["task"], r["seed"], r["method"]))
         ]
@@ -225,7 +233,7 @@ def _teacher_rows(board: Board) -> str:
     # Before teacher rows existed, the dense cell was itself the teacher of its task and seed.
     legacy = [r for r in ok if r["method"] == REFERENCE.method and float(r["budget"]) == 1.0 and r.get("teacher")]
     rows = [
-        {"task": r["task"], "seed": r["seed"], "teacher": r["teacher"]["id"], "dev score": f"{r['score']:.2f}"}
+        {"task": r["task"], "seed": r["seed"], "teacher": r["teacher"]["id"], "dev score": _verified_score(board, r)}
         for r in sorted(legacy, key=lambda r: (r["task"], r["seed"], r["method"]))
     ]
     if not rows:
@@ -257,7 +265,8 @@ def render_readme(board: Board, title: str = "Leaderboard") -> str:
         "",
         "## What ran",
         "",
-        f"- Cells: {len(records)} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))});"
+        f"- Cells: {len(records)} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}"
+        f"{f'; {len(board.unverified)} of the ok ones not verified' if board.unverified else ''});"
         f" by role: {', '.join(f'{n} {r}' for r, n in sorted(roles.items()))}.",
         f"- Models: {_join(r.get('model') for r in records)}.",
         f"- Tasks: {', '.join(board.tasks)}; GLUE dev splits, primary metric per task"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from suite.leaderboard.board import Board
+from suite.leaderboard.board import NOT_VERIFIED, Board
 from suite.leaderboard.estimates import format_difference, format_estimate
 from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.signal_check import NO_SIGNAL
@@ -39,7 +39,7 @@ def table_rows(board: Board, budget: float) -> list[Row]:
 
 
 def status_marks(frame: pd.DataFrame) -> str:
-    labels = {"failed": "failed", "over_budget": "over budget"}
+    labels = {"failed": "failed", "over_budget": "over budget", NOT_VERIFIED: "not verified"}
     counts = [(int((frame.status == status).sum()), label) for status, label in labels.items()]
     return ", ".join(f"{n} {label}" for n, label in counts if n)
 

@@ -84,6 +84,15 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "spearmanr": spearman,
 }
 
+# The values each metric can take on the suite's 0-100 scale: a score outside them was not computed by it.
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "accuracy": (0.0, 100.0),
+    "f1": (0.0, 100.0),
+    "matthews_correlation": (-100.0, 100.0),
+    "pearson": (-100.0, 100.0),
+    "spearmanr": (-100.0, 100.0),
+}
+
 
 def _average_ranks(codes: np.ndarray, levels: int) -> np.ndarray:
     """Average ranks within each row of `codes` (value levels 0..levels-1, in value order), as rankdata

@@ -19,6 +19,23 @@ def is_record(data: Any) -> bool:
     return isinstance(data, dict) and any(key in data for key in RECORD_KEYS)
 
 
+class NotAnObject(ValueError):
+    """A JSON file meant as a record whose top level is not one JSON object."""
+
+
+def _misshapen(path: Path, data: Any) -> NotAnObject | None:
+    """Why a JSON file that is not an object was still meant as a record: it has a record's file name
+    (`budget<b>_seed<s>.json`), or it is a list holding records. Else None (not a result file)."""
+    if isinstance(data, dict):
+        return None
+    kind = type(data).__name__ if not isinstance(data, list) else "list"
+    if isinstance(data, list) and any(is_record(item) for item in data):
+        return NotAnObject(f"a JSON {kind} of records, where a record file holds one JSON object")
+    if path.name.startswith("budget") and "_seed" in path.name:
+        return NotAnObject(f"a JSON {kind} under a record's file name, where a record is one JSON object")
+    return None
+
+
 @dataclass(frozen=True)
 class RecordFile:
     """One result record and the file it was read from; `path` is None for a record built in memory
@@ -33,7 +50,9 @@ class Unreadable:
     """A JSON file of a results folder that could not be read or decoded, and why."""
 
     path: Path
-    error: Exception  # OSError, UnicodeDecodeError, another ValueError (bad JSON) or RecursionError (too deep)
+    # OSError, UnicodeDecodeError, NotAnObject (a list of records, say), another ValueError (bad JSON) or
+    # RecursionError (too deep)
+    error: Exception
 
 
 def _read_json(path: Path) -> Any:
@@ -61,7 +80,9 @@ def scan_records(results_dir: Path) -> tuple[list[RecordFile], list[Unreadable]]
         except (OSError, ValueError, RecursionError) as exc:
             unreadable.append(Unreadable(path, exc))
             continue
-        if is_record(data):
+        if (misshapen := _misshapen(path, data)) is not None:
+            unreadable.append(Unreadable(path, misshapen))
+        elif is_record(data):
             records.append(RecordFile(data, path))
     return records, unreadable
 

@@ -22,16 +22,16 @@ from typing import Any
 import numpy as np
 
 from suite.errors import SuiteError
-from suite.metrics.vectorized import METRICS, metric_rows
-from suite.records.checks import RecordError, check_record
-from suite.records.formats import SCORE_TOLERANCE, Predictions, PredictionsError, read_predictions
+from suite.metrics.vectorized import METRIC_RANGES, METRICS, metric_rows
+from suite.records.checks import RecordError, check_record, shown
+from suite.records.formats import SCORE_TOLERANCE, Predictions, PredictionsError, has_predictions, read_predictions
 from suite.records.layout import NamedFileError, cell_path, file_beside
 from suite.records.provenance import config_hash
-from suite.records.reader import RecordFile, scan_records
+from suite.records.reader import NotAnObject, RecordFile, Unreadable, scan_records
 from suite.records.schema import RECORD_FIELDS, ROLE_TEACHER, ROLE_TRIVIAL, SCHEMA_VERSION, STATUSES, get_field
 from suite.spec.rules import STARTS, within_budget
 from suite.spec.splits import DEV, scored_task
-from suite.spec.tasks import TaskSpec, get_task
+from suite.spec.tasks import SIMILARITY_RANGE, TaskSpec, get_task
 
 RATIO_TOLERANCE = 1e-9  # a recorded FLOP ratio against the same ratio recomputed (JSON keeps 17 digits)
 # The run_config fields that name the cell the record is for.
@@ -57,8 +57,14 @@ def read_entries(results_dir: Path) -> tuple[list[Entry], list[str]]:
     """Every record under `results_dir` in path order, and one problem per file that is not JSON.
     JSON files that are not records (no method or task field) are not result files and pass."""
     records, unreadable = scan_records(results_dir)
-    problems = [f"{item.path}: not a readable JSON file ({_first_line(item.error)})" for item in unreadable]
+    problems = [_unreadable(item) for item in unreadable]
     return [Entry(item.path, item.record) for item in records], problems
+
+
+def _unreadable(item: Unreadable) -> str:
+    if isinstance(item.error, NotAnObject):
+        return f"{item.path}: not a record: {item.error}"
+    return f"{item.path}: not a readable JSON file ({_first_line(item.error)})"
 
 
 def _first_line(exc: Exception) -> str:
@@ -66,9 +72,30 @@ def _first_line(exc: Exception) -> str:
 
 
 def as_number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    """`value` as a finite float; None for anything else (a whole number too large for a float, too)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def check_score(entry: Entry, task: TaskSpec) -> bool:
+    """The score of a finished record is a finite number its task's metric can give; False (with the
+    problem added) where it is not, and nothing can be recomputed against it."""
+    record = entry.record
+    score = as_number(record.get("score"))
+    if score is None:
+        given = shown(record.get("score"), 40)
+        entry.add(f"status {record.get('status')} with score {given}, expected a finite number")
+        return False
+    low, high = METRIC_RANGES[task.primary_metric]
+    if not low <= score <= high:
+        entry.add(f"score {score:.6g} is outside {low:g}..{high:g}, the range of {task.primary_metric}")
+        return False
+    return True
 
 
 def _check_contract(entry: Entry, root: Path) -> TaskSpec | None:
@@ -107,8 +134,7 @@ def _check_contract(entry: Entry, root: Path) -> TaskSpec | None:
     if record["status"] == "failed":
         if not isinstance(record["error"], str) or not record["error"]:
             entry.add("status failed without an error message")
-    elif as_number(record["score"]) is None:
-        entry.add(f"status {record['status']} with score {record['score']!r}, expected a number")
+    elif not check_score(entry, task):
         return None
     entry.well_formed = True
     return task
@@ -183,7 +209,7 @@ def _labels_digest(labels: np.ndarray) -> str:
 
 def _check_named_files(entry: Entry) -> None:
     """The training curve and saved model the record names are there, inside its folder (not read: the
-    sidecar is checked by `_check_predictions`)."""
+    sidecar is checked by `check_predictions`)."""
     record = entry.record
     named = [("curve", "file", False), ("saved_model", "path", True)]
     for name, key, folder in named:
@@ -199,28 +225,57 @@ def _check_named_files(entry: Entry) -> None:
             entry.problems.append(f"{exc} ({name}.{key}); rerun that cell")
 
 
-def _check_predictions(entry: Entry, task: TaskSpec) -> None:
-    """The sidecar (present, sha256, n, split), then every score the record states, recomputed from
-    the predictions."""
+def _labels_in_range(task: TaskSpec, labels: np.ndarray) -> bool:
+    """Class ids 0..num_labels-1, or for the regression task (STS-B) similarities on its 0-5 scale."""
+    if task.is_regression:
+        return bool(((labels >= SIMILARITY_RANGE[0]) & (labels <= SIMILARITY_RANGE[1])).all())
+    return bool(((labels == np.round(labels)) & (labels >= 0) & (labels < task.num_labels)).all())
+
+
+def _check_values(entry: Entry, task: TaskSpec, loaded: Predictions) -> bool:
+    """Every split's predictions and labels are finite numbers (no metric is defined on NaN, and a
+    NaN scores like any wrong answer), the labels on the task's scale."""
+    for split in (None, *loaded.other_splits):
+        predictions, labels = loaded.arrays(split)
+        named = f"split {split!r} of its predictions" if split else "its predictions"
+        for what, values in (("predictions", predictions), ("labels", labels)):
+            if values.dtype.kind not in "iuf" or not np.isfinite(values).all():
+                entry.add(f"{named}: {what} that are not all finite numbers (NaN, infinite or not numbers)")
+                return False
+        if not _labels_in_range(task, labels):
+            scale = "similarities from 0 to 5" if task.is_regression else f"class ids 0..{task.num_labels - 1}"
+            entry.add(f"{named}: labels outside {task.name}'s {scale} (another task's or damaged labels)")
+            return False
+    return True
+
+
+def check_predictions(entry: Entry, task: TaskSpec) -> Predictions | None:
+    """The sidecar (present, sha256, n, split, finite values, labels on the task's scale), then every
+    score the record states, recomputed from the predictions; the predictions where they could be read."""
     record = entry.record
-    if not (record.get("predictions") or {}).get("file"):
-        if record["status"] == "ok":
+    if not has_predictions(record):
+        if record.get("status") == "ok":
             entry.add("no predictions sidecar: its score cannot be recomputed or compared per example")
-        return
+        return None
     try:
         loaded = read_predictions(entry.path, record)
     except PredictionsError as exc:
         entry.problems.append(str(exc))
-        return
+        return None
     scored_on = scored_task(task, get_field(record, "run_config", "data", "eval_split") or DEV).eval_splits[0]
     if loaded.split is not None and loaded.split != scored_on:
         entry.add(f"predictions of split {loaded.split!r}, its run scores {task.name} on {scored_on!r}")
-        return
+        return None
+    if not _check_values(entry, task, loaded):
+        return None
     entry.labels = _labels_digest(loaded.arrays()[1])
     primary = _recomputed(loaded, task.primary_metric, None)
     if abs(primary - record["score"]) > SCORE_TOLERANCE:
         entry.add(f"score {record['score']:.6f}, its predictions give {primary:.6f} ({task.primary_metric})")
-    metrics = record["metrics"] if isinstance(record["metrics"], dict) else {}
+    metrics = record.get("metrics", {})  # a record without the field is named by the contract check
+    if not isinstance(metrics, dict):
+        entry.add(f"metrics is {shown(metrics, 40)}, expected an object of metric name -> value")
+        metrics = {}
     for name, value in sorted(metrics.items()):
         split, _, metric = name.rpartition("/")
         if metric not in METRICS:
@@ -231,7 +286,8 @@ def _check_predictions(entry: Entry, task: TaskSpec) -> None:
             continue
         again = _recomputed(loaded, metric, split or None)
         if as_number(value) is None or abs(again - value) > SCORE_TOLERANCE:
-            entry.add(f"metrics.{name} is {value!r}, its predictions give {again:.6f}")
+            entry.add(f"metrics.{name} is {shown(value, 40)}, its predictions give {again:.6f}")
+    return loaded
 
 
 def _recomputed(loaded: Predictions, metric: str, split: str | None) -> float:
@@ -247,7 +303,28 @@ def check_entry(entry: Entry, root: Path) -> None:
         _check_flops(entry)
         _check_training(entry)
         _check_named_files(entry)
-        _check_predictions(entry, task)
+        check_predictions(entry, task)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field of an unexpected shape
         entry.add(f"malformed record ({type(exc).__name__}: {exc})")
         entry.well_formed = False
+
+
+def verify_score(item: RecordFile) -> tuple[Predictions | None, list[str]]:
+    """What `validate` checks of a finished record's score, the record on its own: a finite number in
+    its metric's range, and what its predictions sidecar (present, matching the record) gives. Returns
+    the predictions where every check passed, and the problems (one line each, naming the file)."""
+    record = item.record
+    if item.path is None:
+        cell = f"{record.get('task')}/{record.get('method')} budget {record.get('budget')} seed {record.get('seed')}"
+        return None, [f"record {cell}: built in memory, so no predictions sidecar to recompute its score from"]
+    entry = Entry(item.path, record)
+    loaded = None
+    try:
+        task = get_task(record["task"])
+        if check_score(entry, task):
+            loaded = check_predictions(entry, task)
+    except SuiteError as exc:  # a task the suite does not know
+        entry.add(str(exc))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field of an unexpected shape
+        entry.add(f"malformed record ({type(exc).__name__}: {exc})")
+    return (None if entry.problems else loaded), entry.problems

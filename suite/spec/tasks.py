@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from suite.errors import SuiteError
 
+# The gold similarity scale of the regression task (STS-B): labels lie from 0 to 5.
+SIMILARITY_RANGE = (0.0, 5.0)
+
 
 @dataclass(frozen=True)
 class TaskSpec:

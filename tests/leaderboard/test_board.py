@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from suite.leaderboard import (
     budget_table,
     build_board,
     cells_csv,
+    difference_table,
     read_cells,
     render_markdown,
     write_leaderboard,
@@ -140,13 +142,27 @@ def test_signal_check_flags_a_reference_at_the_majority_class(grid):
     assert any("no signal at this training scale" in line for line in headline_lines(board))
 
 
-def test_reference_above_the_baseline_without_predictions_is_not_tested(tmp_path):
+def test_records_without_predictions_are_not_verified_and_never_ranked(tmp_path):
     root = tmp_path / "results"
     labels = labels_of("sst2")
-    write_cell(root, "sst2", "trivial", 1.0, 0, np.ones_like(labels), role="trivial", sidecar=False)
-    write_cell(root, "sst2", "dense", 1.0, 0, flipped(labels, 0.1, 0), sidecar=False)
-    check = build_board(read_cells(root)).signal["sst2"]
-    assert check.verdict == "not run" and "cannot be tested" in check.reason
+    write_cell(root, "sst2", "trivial", 1.0, 0, np.ones_like(labels), role="trivial")
+    write_cell(root, "sst2", "dense", 1.0, 0, flipped(labels, 0.1, 0))
+    write_cell(root, "sst2", "heads", 0.5, 0, flipped(labels, 0.15, 1))
+    made_up = write_cell(root, "sst2", "random", 0.5, 0, flipped(labels, 0.4, 2), sidecar=False)
+    record = json.loads(made_up.read_text())
+    write_json_atomic(made_up, {**record, "score": 99.9})  # no sidecar and a score far above the reference
+    board = build_board(read_cells(root))
+    text = render_markdown(board)
+    line = next(line for line in headline_lines(board) if line.startswith("- Budget 0.5"))
+    assert line.startswith("- Budget 0.5: best **heads**") and "99.9" not in text
+    assert line.endswith("Not ranked (a task failed, over budget, not verified or not run yet): random.")
+    assert budget_table(board, 0.5).set_index("method").loc["random", "sst2"] == "1 not verified"
+    for to_best in (False, True):
+        assert set(difference_table(board, 0.5, to_best).set_index("method").loc["random"]) == {"–"}
+    assert "## Not verified" in text
+    no_sidecar = "no predictions sidecar: its score cannot be recomputed or compared per example"
+    assert f"- {no_sidecar}: sst2 random@0.5 seed 0." in text
+    assert board.signal["sst2"].verdict == SIGNAL  # the verified rows are compared as before
 
 
 def test_scores_carry_cis_and_rows_are_ordered_with_roles(grid):
@@ -203,10 +219,9 @@ def test_legacy_rows_beside_new_ones_are_named(grid):
     write_json_atomic(grid / "sst2" / "random" / "budget0.5_seed0.json", legacy)
     board = build_board(read_cells(grid))
     text = render_markdown(board)
-    assert "Rows written before the training rule" in text and "sst2: random" in text
-    assert "No CI for random: their records have no per-example predictions." in text
+    assert "sst2 random@0.5 seed 0." in text.split("## Not verified")[1]  # no sidecar: not verified
     row = budget_table(board, 0.5).set_index("method").loc["random"]
-    assert "[" not in row["sst2"]  # the score alone
+    assert row["sst2"] == "1 not verified" and row["average"] == "–"
 
 
 def test_cells_csv_has_ci_columns(grid):
@@ -226,7 +241,7 @@ def test_regeneration_is_byte_identical_with_predictions(grid, tmp_path):
     write_leaderboard(grid, out, plots=False)
     assert {name: (out / name).read_bytes() for name in first} == first
     readme = first["README.md"].decode()
-    assert "1000 resamples" in readme and "22 of 22 scored cells have per-example predictions" in readme
+    assert "1000 resamples" in readme and "22 of 22 `ok` cells verified (22 with per-example predictions)" in readme
 
 
 def _tamper(grid: Path, change) -> None:
@@ -242,14 +257,20 @@ def _tamper(grid: Path, change) -> None:
         (lambda sidecar, record: sidecar.write_bytes(sidecar.read_bytes() + b"x"), "sha256 differs"),
         (lambda sidecar, record: sidecar.unlink(), "are missing"),
         (lambda sidecar, record: record["predictions"].update(n=3), "says n=3"),
-        (lambda sidecar, record: record.update(score=1.0), "the record says 1.000000"),
+        (lambda sidecar, record: record.update(score=1.0), "score 1.000000, its predictions give"),
     ],
 )
-def test_a_sidecar_that_does_not_match_its_record_is_one_clear_error(grid, change, message):
+def test_a_sidecar_that_does_not_match_its_record_leaves_it_not_verified(grid, change, message):
     _tamper(grid, change)
-    with pytest.raises(PredictionsError, match=message) as error:
-        build_board(read_cells(grid))
-    assert "budget0.5_seed0" in str(error.value) and "\n" not in str(error.value)
+    _assert_only_tampered_cell_unverified(build_board(read_cells(grid)), message)
+
+
+def _assert_only_tampered_cell_unverified(board, message: str) -> None:
+    [item] = board.unverified
+    assert item.cell.path.name == "budget0.5_seed0.json" and item.cell.record["method"] == "ksp"
+    assert re.search(message, " ".join(item.problems)) and all("\n" not in line for line in item.problems)
+    assert budget_table(board, 0.5).set_index("method").loc["ksp", "sst2"].endswith("(1 not verified)")
+    assert board.score(Row("method", "ksp", 0.5), "sst2").n == 1  # seed 1 still counts
 
 
 def _outside(sidecar: Path, record: dict) -> None:
@@ -277,10 +298,9 @@ def _bomb(sidecar: Path, record: dict) -> None:
 def test_a_sidecar_outside_the_folder_or_too_large_is_refused_before_it_is_read(grid, change, message):
     _tamper(grid, change)
     start = time.perf_counter()
-    with pytest.raises(PredictionsError, match=message) as error:
-        build_board(read_cells(grid))
-    assert "budget0.5_seed0" in str(error.value) and "\n" not in str(error.value)
+    board = build_board(read_cells(grid))
     assert time.perf_counter() - start < 10.0  # never the 50 MB expanded, never /dev/zero read
+    _assert_only_tampered_cell_unverified(board, message)
 
 
 def test_predictions_on_another_dev_set_are_refused(grid):
@@ -300,7 +320,7 @@ def test_writing_a_leaderboard_with_predictions_never_imports_torch(grid, tmp_pa
     assert subprocess.run([sys.executable, "-c", code], timeout=300).returncode == 0
 
 
-def test_legacy_reference_at_the_trivial_score_is_flagged_without_a_ci(tmp_path):
+def test_a_legacy_reference_is_not_verified_so_the_signal_check_cannot_run(tmp_path):
     root = tmp_path / "results"
     labels = labels_of("rte")
     majority = np.ones_like(labels)
@@ -308,9 +328,37 @@ def test_legacy_reference_at_the_trivial_score_is_flagged_without_a_ci(tmp_path)
     write_cell(root, "rte", "dense", 1.0, 0, majority, lineage=None, sidecar=False)  # a legacy record
     write_cell(root, "rte", "heads", 0.5, 0, flipped(labels, 0.2, 1), lineage=None, sidecar=False)
     board = build_board(read_cells(root))
-    assert board.signal["rte"].verdict == NO_SIGNAL and "(no CI)" in board.signal["rte"].reason
+    assert board.signal["rte"].verdict == "not run" and "no reference row" in board.signal["rte"].reason
     text = render_markdown(board)
-    assert "CIs only for trivial baseline: the other rows' records have no per-example predictions." in text
-    assert "Difference to the reference" not in text  # nothing among the compared rows can be tested
-    assert "Training rule: these records predate it" in text
-    assert "**" not in budget_table(board, 0.5).set_index("method").loc["heads", "rte (no signal)"]
+    assert "Difference to the reference" not in text  # nothing among the compared rows is verified
+    assert "rte dense@1 seed 0, rte heads@0.5 seed 0." in text.split("## Not verified")[1]
+    assert budget_table(board, 0.5).set_index("method").loc["heads", "rte"] == "1 not verified"
+
+
+def _no_sidecar(record: dict) -> None:
+    record.pop("predictions")
+
+
+@pytest.mark.parametrize(
+    ("score", "change", "reason"),
+    [
+        (1e308, _no_sidecar, "score 1e+308 is outside 0..100, the range of accuracy"),
+        (float("nan"), lambda record: None, "status ok with score NaN, expected a finite number"),
+        (100.5, lambda record: None, "score 100.5 is outside 0..100, the range of accuracy"),
+    ],
+)
+def test_a_score_out_of_its_range_or_not_finite_is_not_verified_and_never_printed_long(
+    grid, tmp_path, score, change, reason
+):
+    path = grid / "sst2" / "magnitude" / "budget0.5_seed0.json"
+    record = json.loads(path.read_text())
+    record["score"] = score
+    change(record)
+    write_json_atomic(path, record)
+    write_leaderboard(grid, tmp_path / "board", plots=False, resamples=50)
+    text = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert f"- {reason}: sst2 magnitude@0.5 seed 0." in text.split("## Not verified")[1]
+    cell = budget_table(build_board(read_cells(grid), 50), 0.5).set_index("method").loc["magnitude", "sst2"]
+    assert cell.endswith("(1 not verified)")  # seed 1 still counts
+    for name in ("leaderboard.md", "cells.csv", "README.md"):
+        assert not re.search(r"\d{20}", (tmp_path / "board" / name).read_text()), name  # no 310-digit number

@@ -17,10 +17,10 @@ from suite.errors import SuiteError
 from suite.leaderboard import build_board, read_cells, write_leaderboard
 from suite.records.atomic import write_json_atomic
 from suite.records.checks import RecordError
-from tests.builders.records import make_record, write_records
+from tests.builders.records import make_record, write_records, write_verified
 
 PUBLISHED_RESULTS = Path(__file__).resolve().parents[2] / "leaderboards" / "cpu" / "results"
-TASKS = ("sst2", "mrpc")
+TASKS = ("sst2", "rte")
 
 
 def record(task: str, method: str, budget: float, seed: int, score: float = 80.0, **changes) -> dict:
@@ -32,7 +32,7 @@ def record(task: str, method: str, budget: float, seed: int, score: float = 80.0
         "method": method,
         "method_config": {"kind": method},
         "budget": budget,
-        "train": {"epochs": 3 if task == "mrpc" else 2, "batch_size": 32, "learning_rate": 2e-4},
+        "train": {"epochs": 3 if task == "rte" else 2, "batch_size": 32, "learning_rate": 2e-4},
         "data": {"max_train_samples": 2000, "data_seed": 0, "data_sha256": f"hash-{task}"},
         "device": "cpu",
         "precision": "fp32",
@@ -69,9 +69,9 @@ def one_line(error: pytest.ExceptionInfo) -> str:
 
 
 def test_a_consistent_grid_with_trivial_rows_and_per_task_settings_builds():
-    # mrpc trains 3 epochs, sst2 2 (a preset's task_epochs), each task has its own data hash: not a mix.
+    # rte trains 3 epochs, sst2 2 (a preset's task_epochs), each task has its own data hash: not a mix.
     board = build_board(grid())
-    assert board.tasks == ("sst2", "mrpc")
+    assert board.tasks == ("sst2", "rte")
 
 
 def test_legacy_records_beside_new_ones_build():
@@ -97,21 +97,21 @@ def test_legacy_records_beside_new_ones_build():
 )
 def test_records_of_another_model_or_configuration_are_refused_naming_both_files(tmp_path, change, field):
     records = grid()
-    records.append(record("mrpc", "magnitude", 0.5, 0, **change))
+    records.append(record("rte", "magnitude", 0.5, 0, **change))
     paths = write_records(tmp_path / "results", records)
     with pytest.raises(RecordError) as error:
         write_leaderboard(tmp_path / "results", tmp_path / "board", plots=False)
     message = one_line(error)
     assert f"differ in {field} " in message
-    assert str(paths[("mrpc", "magnitude", 0)]) in message
-    assert str(tmp_path / "results" / "mrpc") in message.split(" and ")[0]  # the first mrpc record it read
+    assert str(paths[("rte", "magnitude", 0)]) in message
+    assert str(tmp_path / "results" / "rte") in message.split(" and ")[0]  # the first rte record it read
     assert "--results-dir" in message
     assert not (tmp_path / "board").exists()  # nothing written
 
 
 def test_a_setting_of_another_task_differs_only_where_it_is_per_task():
     records = grid()
-    records.append(record("mrpc", "magnitude", 0.5, 0, run_config__train__batch_size=16))
+    records.append(record("rte", "magnitude", 0.5, 0, run_config__train__batch_size=16))
     with pytest.raises(RecordError, match=r"run_config\.train\.batch_size"):
         build_board(records)
 
@@ -128,13 +128,13 @@ def test_a_copied_record_is_refused_naming_both_files(tmp_path, status):
     records = grid()
     records[-1]["status"] = status
     paths = write_records(tmp_path / "results", records)
-    original = paths[("mrpc", "ksp", 1)]
+    original = paths[("rte", "ksp", 1)]
     duplicate = original.with_name(f"{original.stem} (copy).json")
     shutil.copyfile(original, duplicate)
     with pytest.raises(RecordError) as error:
         write_leaderboard(tmp_path / "results", tmp_path / "board", plots=False)
     message = one_line(error)
-    assert message.startswith("two records for mrpc/ksp budget 0.5 seed 1: ")
+    assert message.startswith("two records for rte/ksp budget 0.5 seed 1: ")
     assert str(original) in message and str(duplicate) in message and "keep one" in message
     assert not (tmp_path / "board").exists()
 
@@ -150,14 +150,14 @@ def test_unreadable_json_files_are_skipped_with_one_warning_each(tmp_path, caplo
     write_records(results, grid())
     latin1 = results / "sst2" / "ksp" / "notes.json"
     latin1.write_bytes('{"method": "ksp", "task": "sst2", "note": "caf\xe9"}'.encode("latin-1"))
-    truncated = results / "mrpc" / "ksp" / "budget0.25_seed0.json"
+    truncated = results / "rte" / "ksp" / "budget0.25_seed0.json"
     truncated.write_text('{"method": "ksp", "task": ')
-    not_a_record = results / "mrpc" / "config.json"
+    not_a_record = results / "rte" / "config.json"
     not_a_record.write_text('{"hidden_size": 384}')  # valid JSON of something else: passed over quietly
     with caplog.at_level(logging.WARNING, logger="suite.leaderboard"):
         paths = write_leaderboard(results, tmp_path / "board", plots=False)
     assert [p.name for p in paths] == ["leaderboard.md", "cells.csv", "README.md"]
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    warnings = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped ")]
     assert len(warnings) == 2 and all("\n" not in w for w in warnings)
     assert warnings[0].startswith(f"skipped {truncated}: not valid JSON")
     assert warnings[1].startswith(f"skipped {latin1}: not UTF-8 text")
@@ -184,7 +184,7 @@ def test_a_malformed_field_is_one_error_naming_file_and_field(tmp_path, change, 
     results = tmp_path / "results"
     for r in records[:-1]:
         write_records(results, [r])
-    bad = results / "mrpc" / "ksp" / "budget0.5_seed1.json"
+    bad = results / "rte" / "ksp" / "budget0.5_seed1.json"
     write_json_atomic(bad, records[-1])
     with pytest.raises(RecordError) as error:
         write_leaderboard(results, tmp_path / "board", plots=False)
@@ -231,7 +231,7 @@ def umask_022():
 
 
 def test_written_files_are_readable_as_the_umask_allows(tmp_path, umask_022):
-    write_records(tmp_path / "results", grid())
+    write_verified(tmp_path / "results", grid())  # verified scores: plots to write too
     paths = write_leaderboard(tmp_path / "results", tmp_path / "board", resamples=20)
     assert {p.suffix for p in paths} == {".md", ".csv", ".png"}
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in paths} == {p.name: 0o644 for p in paths}
@@ -257,7 +257,7 @@ def test_published_results_with_a_copied_record_are_refused(tmp_path):
     results = tmp_path / "results"
     shutil.copytree(PUBLISHED_RESULTS, results)
     build_board(read_cells(results))  # legacy records and new-style trivial rows: one configuration
-    original = results / "mrpc" / "ksp" / "budget0.5_seed0.json"
+    original = results / "rte" / "ksp" / "budget0.5_seed0.json"
     shutil.copyfile(original, original.with_name("budget0.5_seed0 (copy).json"))
-    with pytest.raises(RecordError, match=r"two records for mrpc/ksp budget 0.5 seed 0: .*\(copy\)\.json and "):
+    with pytest.raises(RecordError, match=r"two records for rte/ksp budget 0.5 seed 0: .*\(copy\)\.json and "):
         build_board(read_cells(results))

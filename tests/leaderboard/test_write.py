@@ -2,15 +2,23 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from suite.leaderboard import budget_table, build_board, cells_csv, render_markdown, render_readme, write_leaderboard
-from suite.records.atomic import write_json_atomic
-from tests.builders.records import make_record
+from suite.leaderboard import (
+    budget_table,
+    build_board,
+    cells_csv,
+    read_cells,
+    render_markdown,
+    render_readme,
+    write_leaderboard,
+)
+from tests.builders.records import make_record, write_verified
 
 
 def rec(method, task, budget, seed, score, status="ok", speedup=None, nonzero=20_000_000):
@@ -37,53 +45,64 @@ def rec(method, task, budget, seed, score, status="ok", speedup=None, nonzero=20
 RECORDS = [
     rec("dense", "sst2", 1.0, 0, 90.0),
     rec("dense", "sst2", 1.0, 1, 92.0),
-    rec("dense", "mrpc", 1.0, 0, 80.0),
-    rec("dense", "mrpc", 1.0, 1, 84.0),
+    rec("dense", "rte", 1.0, 0, 80.0),
+    rec("dense", "rte", 1.0, 1, 84.0),
     rec("ksp", "sst2", 0.1, 0, 85.0, speedup=1.5, nonzero=12_000_000),
-    rec("ksp", "mrpc", 0.1, 0, 70.0, speedup=2.5, nonzero=12_000_000),
+    rec("ksp", "rte", 0.1, 0, 70.0, speedup=2.5, nonzero=12_000_000),
     rec("distill", "sst2", 0.1, 0, 80.0, speedup=8.0, nonzero=14_000_000),
-    rec("distill", "mrpc", 0.1, 0, 72.0, speedup=8.0, nonzero=14_000_000),
+    rec("distill", "rte", 0.1, 0, 72.0, speedup=8.0, nonzero=14_000_000),
     rec("random", "sst2", 0.1, 0, 0, status="failed"),
-    rec("random", "mrpc", 0.1, 0, 0, status="over_budget"),
+    rec("random", "rte", 0.1, 0, 0, status="over_budget"),
 ]
 
 
-def test_table_mean_std_marks_best_and_order():
-    table = budget_table(build_board(RECORDS), 0.1).set_index("method")
+@pytest.fixture
+def results(tmp_path):
+    """RECORDS written with predictions sidecars that reproduce their scores: every `ok` one verified."""
+    return write_verified(tmp_path / "results", RECORDS)
+
+
+@pytest.fixture
+def cells(results):
+    return read_cells(results)
+
+
+def test_table_mean_std_marks_best_and_order(cells):
+    table = budget_table(build_board(cells), 0.1).set_index("method")
     assert list(table.index) == ["dense (budget 1)", "ksp", "distill", "random"]  # reference, then by average
-    assert table.loc["dense (budget 1)", "sst2"] == "91.0 ± 1.4"  # reference rows are never bold; n said per table
-    assert table.loc["dense (budget 1)", "average"] == "86.5 ± 2.1"
-    assert table.loc["ksp", "sst2"] == "**85.0**" and table.loc["distill", "sst2"] == "80.0"
-    assert table.loc["distill", "mrpc"] == "**72.0**"
-    assert table.loc["ksp", "average"] == "**77.5**"
+    assert table.loc["dense (budget 1)", "sst2"].startswith("91.0 ± 1.4 [")  # never bold; n said per table
+    assert table.loc["dense (budget 1)", "average"].startswith("86.5 ± 2.1 [")
+    assert table.loc["ksp", "sst2"].startswith("**85.0 [") and table.loc["distill", "sst2"].startswith("80.0 [")
+    assert table.loc["distill", "rte"].startswith("**72.0 [")
+    assert table.loc["ksp", "average"].startswith("**77.5 [")
     assert (
         table.loc["ksp", "speedup (b32)"] == "2.00x ± 0.71"
         and table.loc["distill", "speedup (b32)"] == "**8.00x ± 0.00**"
     )
     assert table.loc["ksp", "params (M, nonzero)"] == "**12.00**"
     assert table.loc["ksp", "FLOP fraction"] == "**0.100**" == table.loc["distill", "FLOP fraction"]  # ties
-    assert table.loc["random", "sst2"] == "1 failed" and table.loc["random", "mrpc"] == "1 over budget"
+    assert table.loc["random", "sst2"] == "1 failed" and table.loc["random", "rte"] == "1 over budget"
     assert table.loc["random", "average"] == "–" and table.loc["random", "speedup (b32)"] == "–"
 
 
-def test_records_without_speedup_or_params_show_missing():
+def test_records_without_speedup_or_params_show_missing(tmp_path):
     old = [{k: v for k, v in rec("ksp", "sst2", 0.1, 0, 60.0).items() if k not in ("latency_ms", "params")}]
-    table = budget_table(build_board(old), 0.1).set_index("method")
+    table = budget_table(build_board(read_cells(write_verified(tmp_path, old))), 0.1).set_index("method")
     assert table.loc["ksp", "speedup (b32)"] == "–" and table.loc["ksp", "params (M, nonzero)"] == "–"
 
 
-def test_markdown_and_csv_are_deterministic_and_torch_free():
-    first = render_markdown(build_board(RECORDS))
-    assert first == render_markdown(build_board(list(reversed(RECORDS))))
+def test_markdown_and_csv_are_deterministic_and_torch_free(cells):
+    first = render_markdown(build_board(cells))
+    assert first == render_markdown(build_board(list(reversed(cells))))
     assert "## Budget 0.1" in first and "(n=" not in first
     assert "Seeds per cell: n = 1, except dense (budget 1): n = 2." in first  # n said once per table
-    assert cells_csv(build_board(RECORDS)) == cells_csv(build_board(list(reversed(RECORDS))))
+    assert cells_csv(build_board(cells)) == cells_csv(build_board(list(reversed(cells))))
     code = "import sys, suite.leaderboard; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
 
 
-def test_csv_has_every_field_of_every_cell():
-    rows = list(csv.DictReader(io.StringIO(cells_csv(build_board(RECORDS)))))
+def test_csv_has_every_field_of_every_cell(cells):
+    rows = list(csv.DictReader(io.StringIO(cells_csv(build_board(cells)))))
     assert len(rows) == len(RECORDS)
     assert list(rows[0])[:9] == [
         "task",
@@ -97,30 +116,28 @@ def test_csv_has_every_field_of_every_cell():
         "score_ci_high",
     ]
     assert {r["role"] for r in rows} == {"method"}  # legacy records: method rows
-    assert {r["score_ci_low"] for r in rows} == {""}  # no predictions, no CI
+    assert all(float(r["score_ci_low"]) <= float(r["score"]) for r in rows if r["status"] == "ok")
+    assert {r["not_verified"] for r in rows} == {""}
     for field in ("latency_ms.speedup.batch_32", "params.nonzero", "run_config.train.epochs", "error", "git_sha"):
         assert field in rows[0]
     failed = next(r for r in rows if r["status"] == "failed")
     assert failed["error"] == "boom\nline 2"
 
 
-def test_readme_states_rule_setup_provenance_and_reported_numbers_apart():
-    text = render_readme(build_board(RECORDS))
+def test_readme_states_rule_setup_provenance_and_reported_numbers_apart(cells):
+    text = render_readme(build_board(cells))
     assert "## The FLOP rule" in text and "Not counted" in text
     assert "## Reported in papers, BERT-base, not measured here" in text
     assert text.index("SparseBERT") > text.index("not measured here")  # quoted numbers only in that section
     assert "`abc`" in text and '"cpu_count": 2' in text
-    assert "t-mrpc-0" in text  # teacher table (legacy: the dense cell was the teacher)
+    assert "t-rte-0" in text  # teacher table (legacy: the dense cell was the teacher)
     for section in ("## Statistics", "## The training rule", "## Trivial baseline and the signal check"):
         assert section in text
     assert "predate the training rule" in text and "no trivial-baseline record" in text
-    assert text == render_readme(build_board(list(reversed(RECORDS))))
+    assert text == render_readme(build_board(list(reversed(cells))))
 
 
-def test_write_leaderboard_writes_all_files_and_regenerates_identically(tmp_path):
-    results = tmp_path / "results"
-    for i, r in enumerate(RECORDS):
-        write_json_atomic(results / r["task"] / r["method"] / f"{i}.json", r)
+def test_write_leaderboard_writes_all_files_and_regenerates_identically(results, tmp_path):
     out = tmp_path / "board"
     paths = write_leaderboard(results, out)
     names = sorted(p.name for p in paths)
@@ -155,24 +172,63 @@ def test_published_cpu_leaderboard_regenerates_identically(tmp_path):
         assert (tmp_path / name).read_bytes() == (PUBLISHED / name).read_bytes(), name
 
 
-def test_headline_ranks_complete_methods_by_average_with_gap_to_reference():
+def test_headline_ranks_complete_methods_by_average_with_gap_to_reference(cells):
     from suite.leaderboard.headline import headline_lines
 
-    lines = headline_lines(build_board(RECORDS))
-    assert "- Signal check not run (no trivial-baseline record): sst2, mrpc." in lines
-    assert "- GLUE average over sst2, mrpc: reference (dense, budget 1) 86.5." in lines
+    lines = headline_lines(build_board(cells))
+    assert "- Signal check not run (no trivial-baseline record): sst2, rte." in lines
+    orientation = "- GLUE average over sst2, rte: reference (dense, budget 1) 86.5 (95% CI"
+    assert any(line.startswith(orientation) for line in lines)
     line = next(line for line in lines if line.startswith("- Budget 0.1"))
-    assert line.startswith("- Budget 0.1: best **ksp** 77.5 (-9.0 points vs the reference).")
-    # Without per-example predictions nothing is tested: an order, not ">".
-    assert "differences not tested (no per-example predictions): ksp 77.5, distill 76.0." in line
-    assert line.endswith("Not ranked (a task failed, over budget or not run yet): random.")
+    assert line.startswith("- Budget 0.1: best **ksp** 77.5 (-9.0 points vs the reference, 95% CI")
+    assert ". Ranking: ksp 77.5 " in line and " distill 76.0 (difference 1.5, 95% CI" in line
+    assert line.endswith("Not ranked (a task failed, over budget, not verified or not run yet): random.")
 
 
-def test_headline_says_when_no_method_is_complete():
+def test_headline_says_when_no_method_is_complete(cells):
     from suite.leaderboard.headline import headline_lines
 
-    partial = [r for r in RECORDS if r["task"] == "sst2" or r["method"] == "dense"]
+    partial = [c for c in cells if c.record["task"] == "sst2" or c.record["method"] == "dense"]
     lines = headline_lines(build_board(partial))
     assert any(
         line.startswith("- Budget 0.1: no method has a score on every task of the average yet.") for line in lines
     )
+
+
+def test_a_leaderboard_killed_while_writing_leaves_the_old_board_whole(results, tmp_path, monkeypatch):
+    out = results.parent  # the board's folder holds its results folder, as leaderboards/cpu does
+    write_leaderboard(results, out)
+    names = ("leaderboard.md", "cells.csv", "README.md", "score_vs_flops.png")
+    old = {name: (out / name).read_bytes() for name in names}
+    write_verified(results, [rec("ksp", "sst2", 0.1, 1, 87.0)])  # another seed: a new board is due
+    inputs = {p: p.read_bytes() for p in sorted(results.rglob("*")) if p.is_file()}
+    real_chmod, calls = os.chmod, []
+
+    def killed_at_the_third_file(path, mode, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_chmod(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "chmod", killed_at_the_third_file)
+    with pytest.raises(KeyboardInterrupt):
+        write_leaderboard(results, out)
+    monkeypatch.undo()
+    assert {name: (out / name).read_bytes() for name in names} == old  # not a mix of new and old files
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    paths = write_leaderboard(results, out)
+    assert (out / "leaderboard.md").read_bytes() != old["leaderboard.md"] and len(paths) == 6
+    assert {p: p.read_bytes() for p in sorted(results.rglob("*")) if p.is_file()} == inputs  # results untouched
+
+
+def test_a_plot_the_new_board_has_nothing_for_does_not_survive_from_the_old_one(results, tmp_path):
+    out = tmp_path / "board"
+    assert {p.suffix for p in write_leaderboard(results, out)} == {".md", ".csv", ".png"}
+    for sidecar in results.rglob("*.predictions.json.gz"):
+        sidecar.unlink()  # nothing verified any more: no point to plot
+    paths = write_leaderboard(results, out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths) == [
+        "README.md",
+        "cells.csv",
+        "leaderboard.md",
+    ]

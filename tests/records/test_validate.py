@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from suite.cli import main
@@ -298,7 +299,7 @@ def test_bad_input_is_one_line(capsys, tmp_path):
 
 def test_other_eval_splits_are_recomputed_too(tmp_path):
     """MNLI's mismatched split has its own metric in the record, from the sidecar's other_splits."""
-    from suite.records.validate_record import Entry, _check_predictions
+    from suite.records.validate_record import Entry, check_predictions
     from suite.spec.tasks import get_task
 
     labels = [0, 1, 2, 1, 0, 2]
@@ -320,7 +321,7 @@ def test_other_eval_splits_are_recomputed_too(tmp_path):
         "predictions": {"file": "p.json.gz", "n": 6, "sha256": hashlib.sha256(blob).hexdigest()},
     }
     entry = Entry(tmp_path / "r.json", record)
-    _check_predictions(entry, get_task("mnli"))
+    check_predictions(entry, get_task("mnli"))
     assert entry.problems == [
         f"{tmp_path / 'r.json'}: metrics.validation_mismatched/accuracy is 100.0, its predictions give 66.666667"
     ]
@@ -340,3 +341,62 @@ def test_validate_never_imports_torch(complete):
 def test_validation_is_deterministic(smoke_results):
     first = validate_results(smoke_results, get_preset("cpu"))
     assert first.problems == validate_results(smoke_results, get_preset("cpu")).problems
+
+
+def _handmade(root: Path, task: str, predictions: list[float], labels: list[float], method: str = "dense") -> Path:
+    """A record that passes every check of its own (FLOPs, training, sidecar, scores), with a sidecar of
+    these predictions and labels; the score is whatever they give."""
+    from suite.metrics.vectorized import metric_rows
+    from suite.records.layout import cell_path
+    from suite.records.schema import RunResult
+    from suite.spec.tasks import get_task
+    from tests.builders.records import attach_predictions
+
+    metric = get_task(task).primary_metric
+    score = float(metric_rows(metric, np.asarray(predictions, float), np.asarray(labels, float))[0])
+    record = RunResult(
+        method=method,
+        task=task,
+        budget=1.0,
+        seed=0,
+        status="ok",
+        config_hash=config_hash({}),
+        score=score,
+        metrics={metric: score},
+        flops={"fraction": 1.0, "effective": 1.0, "reference_dense": 1.0},
+        training={"start": "pretrained", "own_steps": 1, "inherited_steps": 0, "lineage_steps": 1},
+        train_steps=1,
+    ).to_dict()
+    path = cell_path(root, task, method, 1.0, 0)
+    attach_predictions(path, record, np.asarray(predictions), np.asarray(labels))
+    path.write_text(json.dumps(record))
+    return path
+
+
+def _as_list(path: Path) -> None:
+    path.write_text(json.dumps([json.loads(path.read_text())]))
+
+
+def _metrics_list(path: Path) -> None:
+    edit(path, lambda record: record.update(metrics=[record["score"]]))
+
+
+@pytest.mark.parametrize(
+    ("task", "predictions", "labels", "change", "problem"),
+    [
+        ("sst2", [0, 1, 1, 0], [0, 1, 0, 0], _as_list, "not a record: a JSON list of records"),
+        ("sst2", [0, 1, 1, 0], [0, 1, 0, 0], _metrics_list, "metrics is [75.0], expected an object of metric name"),
+        ("sst2", [float("nan")] * 4, [0, 1, 0, 0], None, "its predictions: predictions that are not all finite"),
+        ("stsb", [0.5, 2.0, 3.0, 4.5], [0.0, 2.5, 7.0, 9.0], None, "its predictions: labels outside stsb's similar"),
+        ("mrpc", [0, 1, 1, 0], [0, 1, 2, 0], None, "its predictions: labels outside mrpc's class ids 0..1"),
+    ],
+)
+def test_what_no_recomputed_score_catches_is_named(tmp_path, task, predictions, labels, change, problem):
+    clean = _handmade(tmp_path, "rte", [0, 1, 1, 0], [0, 1, 0, 0])  # the folder's one sound record
+    assert validate_results(tmp_path).problems == []
+    path = _handmade(tmp_path, task, predictions, labels, method="heads")
+    if change is not None:
+        change(path)
+    problems = validate_results(tmp_path).problems
+    assert len(problems) == 1 and problems[0].startswith(f"{path}: {problem}"), problems
+    assert not any(str(clean) in line for line in problems)
