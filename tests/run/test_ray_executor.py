@@ -24,11 +24,12 @@ from suite.run.identity import Execution  # noqa: E402
 from suite.run.plan import expand_grid, plan_grid  # noqa: E402
 
 # Cells that kill their own worker: the first attempt of `t-dies-once` (a marker file remembers it),
-# every attempt of `t-always-dies`; `t-raises` raises in prepare.
+# every attempt of `t-always-dies`; `t-raises` raises in prepare; `t-hangs` never finishes.
 PLUGIN = textwrap.dedent(
     """
     import os
     import signal
+    import time
     from pathlib import Path
 
     from suite.api import MethodInfo, PruningMethod
@@ -64,6 +65,12 @@ PLUGIN = textwrap.dedent(
     class Raises(Base):
         def prepare(self, model, ctx):
             raise RuntimeError("boom on a worker")
+
+
+    @register_method(MethodInfo(name="t-hangs", summary="hangs in prepare", budgeted=False))
+    class Hangs(Base):
+        def prepare(self, model, ctx):
+            time.sleep(3600)
     """
 )
 
@@ -199,6 +206,23 @@ def test_through_the_cli_a_cell_that_fails_on_ray_is_reported_and_the_grid_finis
     assert died["status"] == "failed" and died["wall_s"] > 0  # the driver's seconds since it handed the cell over
     dense = json.loads((results / "mrpc" / "dense" / "budget1_seed0.json").read_text())
     assert dense["status"] == "ok"
+
+
+def test_a_cell_past_its_time_limit_is_cancelled_and_failed_and_the_grid_goes_on(
+    cluster, tmp_path, glue_dir, smoke_preset, plugin, isolated_registry
+):
+    from dataclasses import replace
+
+    grid = _harness(tmp_path, replace(smoke_preset, cell_timeout=15.0), glue_dir)
+    cells = [c for c in expand_grid(grid.spec.preset, ["t-hangs", "dense", "random"]) if c.task == "mrpc"]
+    summary = _run(grid, cells, plugins=[plugin])
+    status = {r.method: r for r in summary.ran}
+    assert {m: r.status for m, r in status.items()} == {"t-hangs": "failed", "dense": "ok", "random": "ok"}
+    record = json.loads(Path(grid.store.root / "mrpc" / "t-hangs" / "budget1_seed0.json").read_text())
+    assert record["status"] == "failed" and record["error"] == "exceeded 15 s (--cell-timeout 15); cancelled on Ray"
+    assert 15 <= record["wall_s"] < 60 and record["config_hash"]
+    assert "exceeded 15 s" in log_path(grid.store.root, cells[0]).read_text()
+    assert plan_grid(grid.identity, grid.store, cells).skipped == cells[1:]  # the others finished and kept
 
 
 def test_method_knobs_travel_to_the_workers(cluster, tmp_path, glue_dir, smoke_preset):

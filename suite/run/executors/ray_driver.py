@@ -7,12 +7,16 @@ filesystem is assumed), writes every record, predictions file, training curve, s
 itself as results arrive,
 and stores each new teacher in its local teacher cache. A worker that dies is retried by Ray up to
 `max_retries` times; after that the cell is recorded `failed` with the reason and the grid goes on.
+A cell running past its time limit (suite.run.time_limit, timed from when the driver sees it start on a
+worker) is cancelled, its worker killed, and recorded `failed` by the driver.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,11 +30,13 @@ from suite.records.provenance import config_hash
 from suite.records.schema import RunResult
 from suite.records.store import Claim, ClaimState
 from suite.run.cell import new_result
+from suite.run.executors.progress import running_description
 from suite.run.executors.ray_worker import CellOutcome, WorkerSpec, run_cell, train_teacher
 from suite.run.grid import Grid, start
 from suite.run.identity import needs_teacher
 from suite.run.plan import GridProgress, GridSummary, estimate_remaining_s
 from suite.run.teachers import pack_teacher, unpack_teacher
+from suite.run.time_limit import cell_limit_s, exceeded
 
 log = logging.getLogger("suite.ray")
 
@@ -62,7 +68,7 @@ def connect(options: RayOptions) -> bool:
     common = {"log_to_driver": False, "include_dashboard": False, "logging_level": logging.WARNING}
     if options.address:
         try:
-            ray.init(address=options.address, **common)
+            _init(ray, address=options.address, **common)
         except ConnectionError as exc:
             raise SuiteError(f"--ray-address {options.address}: no Ray cluster answers there ({exc})") from None
         return True
@@ -70,8 +76,20 @@ def connect(options: RayOptions) -> bool:
     if workers is not None and workers < 1:
         raise SuiteError(f"--workers must be at least 1, got {workers}")
     cpus = None if workers is None else workers * options.cpus_per_cell
-    ray.init(num_cpus=cpus, **common)
+    _init(ray, num_cpus=cpus, **common)
     return True
+
+
+def _init(ray, **kwargs: Any) -> None:
+    """ray.init, keeping the caller's SIGTERM handler. Ray's init replaces it with one that exits at
+    once, and its C++ core then prints a stack dump on SIGTERM; a caller that handles SIGTERM itself
+    (the `run` command stops the grid as on Ctrl-C) gets its handler back. A default handler is left
+    to Ray, whose exit shuts down the cluster it started."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main_thread else None
+    ray.init(**kwargs)
+    if callable(previous):
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _reason(exc: BaseException) -> str:
@@ -114,6 +132,7 @@ class _Driver:
         self.started_cells = ray.remote(num_cpus=0)(_StartedCells).remote()
         self.claims: dict[Cell, Claim] = {}
         self.submitted: dict[Cell, float] = {}  # perf_counter() when the cell's task was handed to Ray
+        self.started_at: dict[Cell, float] = {}  # perf_counter() when the driver first saw the cell started
 
     def run(self, to_run: list[tuple[Cell, Any, dict[str, Any]]]) -> GridSummary:
         ray = self.ray
@@ -138,6 +157,16 @@ class _Driver:
         total = len(cells)
         bar = tqdm(total=total, desc="cells", unit="cell", disable=not self.progress)
         done: set[Cell] = set()  # Cell is a frozen dataclass
+
+        def finished(cell: Cell, result: RunResult) -> None:
+            done.add(cell)
+            bar.update(1)
+            remaining = [c for c, _, _ in cells if c not in done]
+            if self.on_result is not None:
+                progress = GridProgress(len(done), total, estimate_remaining_s(self.summary.ran, remaining))
+                self.on_result(result, progress)
+            bar.set_postfix_str(f"{cell.label} {result.status}")
+
         try:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=2.0)
@@ -147,31 +176,62 @@ class _Driver:
                         self._teacher_arrived(ref, item)
                         continue
                     cell, method, config = item
-                    result = self._cell_arrived(ref, cell, method, config)
-                    done.add(cell)
-                    bar.update(1)
-                    remaining = [c for c, _, _ in cells if c not in done]
-                    if self.on_result is not None:
-                        progress = GridProgress(len(done), total, estimate_remaining_s(self.summary.ran, remaining))
-                        self.on_result(result, progress)
-                    bar.set_postfix_str(f"{cell.label} {result.status}")
+                    finished(cell, self._cell_arrived(ref, cell, method, config))
                 started = set(ray.get(self.started_cells.started.remote()))
-                running = len(started - {c.label for c in done})
+                running = self._running(started, pending)
+                for ref, (cell, method, config, limit_s) in self._past_limit(pending, running).items():
+                    ray.cancel(ref, force=True)
+                    del pending[ref]
+                    finished(cell, self._timed_out(cell, method, config, limit_s, running.pop(cell)))
                 teachers = sum(item[0] == "teacher" for item in pending.values())
-                bar.set_description(
-                    f"cells (running {running}, queued {total - len(done) - running}"
-                    + (f"; teachers training {teachers})" if teachers else ")")
-                )
+                queued = total - len(done) - len(running)
+                bar.set_description(running_description({c.label: s for c, s in running.items()}, queued, teachers))
         except KeyboardInterrupt:
             for ref in pending:
                 ray.cancel(ref, force=True)
-            log.warning("interrupted: %d unfinished cells cancelled; rerun the command to resume", total - len(done))
+            # The `run` command says it in one line (finished cells kept, rerun to resume); the count is detail.
+            log.debug("interrupted: %d unfinished cells cancelled", total - len(done))
             raise
         finally:
             bar.close()
             for claim in self.claims.values():
                 claim.release()
         return self.summary
+
+    def _running(self, started: set[str], pending: dict[Any, tuple]) -> dict[Cell, float]:
+        """The pending cells that have started on a worker, with their seconds since the driver first
+        saw them started (within one poll; a retried cell's count goes on from its first attempt)."""
+        now = time.perf_counter()
+        running = {}
+        for kind, *item in pending.values():
+            if kind == "cell" and item[0].label in started:
+                running[item[0]] = now - self.started_at.setdefault(item[0], now)
+        return running
+
+    def _past_limit(self, pending: dict[Any, tuple], running: dict[Cell, float]) -> dict[Any, tuple]:
+        """The running cells past their time limit: ref -> (cell, method, config, limit in seconds)."""
+        setting = self.identity.preset.cell_timeout
+        over = {}
+        for ref, (kind, *item) in pending.items():
+            if kind == "cell" and item[0] in running:
+                limit_s = cell_limit_s(setting, self.summary.ran, item[0])
+                if limit_s is not None and running[item[0]] > limit_s:
+                    over[ref] = (*item, limit_s)
+        return over
+
+    def _timed_out(self, cell: Cell, method, config: dict[str, Any], limit_s: float, elapsed_s: float) -> RunResult:
+        """The record of a cell cancelled past its time limit, written by the driver: its worker was
+        killed, so there is no worker's record or log."""
+        result = new_result(self.identity, cell, method, config, "ray")
+        result.executor = {"name": "ray", "host": "unknown (cancelled past its time limit)"}
+        result.wall_s = elapsed_s  # the driver's seconds since it saw the cell start on a worker
+        result.error = f"{exceeded(limit_s, self.identity.preset.cell_timeout)}; cancelled on Ray"
+        log.error("cell %s failed: %s", cell.label, result.error)
+        self.store.write_log(cell, result.error + "\n")
+        self.store.write(cell, result, None)
+        self.summary.ran.append(result)
+        self.claims.pop(cell).release()
+        return result
 
     def _teachers(self, cells, data) -> tuple[dict[tuple[str, int], Any], dict[Any, tuple]]:
         """One object per (task, seed) whose cells need a teacher: the cached one, packed, or the
