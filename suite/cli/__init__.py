@@ -2,7 +2,7 @@
 
 One module per subcommand: its parser (`add_parser`), its checked request and its `run`. Exit codes: 0
 success, 1 some cells failed (validate: some records have problems), 2 bad input (one line on stderr
-says what to do).
+says what to do), 130 interrupted (Ctrl-C), 143 `run` stopped by SIGTERM (finished cells kept).
 
 Importing this package imports no torch, transformers, datasets or method: `ls methods` and `--help`
 stay fast, so the subcommands import those inside their functions.
@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from suite.cli import baselines, bench, export, flops, leaderboard, ls, run, validate
 from suite.cli.args import _Parser, _Version
+from suite.cli.interrupts import TERMINATED_EXIT, Terminated
 from suite.errors import SuiteError
 
 # In the order `--help` lists them.
@@ -49,9 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SuiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished cells are kept; rerun the same command to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        stopped = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{stopped}: finished cells are kept; rerun the same command to resume", file=sys.stderr)
+        return TERMINATED_EXIT if isinstance(exc, Terminated) else 130
 
 
 def _quiet_libraries() -> None:

@@ -27,7 +27,9 @@ from suite.cli.args import (
     checked_glue_dir,
     print_data_source,
 )
+from suite.cli.interrupts import sigterm_as_interrupt
 from suite.errors import SuiteError
+from suite.spec.cell_timeout import CELL_TIMEOUT_HELP, CellTimeout, parse_cell_timeout
 from suite.spec.splits import DEV, EVAL_SPLITS, check_eval_split
 
 if TYPE_CHECKING:
@@ -118,6 +120,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="training batches: random, or grouped by length (reshuffled per epoch); default: the preset's",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--cell-timeout", type=_cell_timeout, metavar="SECONDS|auto|off", help=CELL_TIMEOUT_HELP)
     run.add_argument(
         "--save-models",
         action="store_true",
@@ -201,6 +204,7 @@ class RunRequest:
             lr_schedule=args.lr_schedule,
             group_by_length=None if args.batching is None else args.batching == "length",
             eval_split=args.eval_split,
+            cell_timeout=args.cell_timeout,
         )
         if args.heldout is not None:  # 'none' removes a preset's held-out split, which None would keep
             preset = replace(preset, heldout=None if args.heldout == NO_HELDOUT else args.heldout)
@@ -285,8 +289,17 @@ def _placement(args: argparse.Namespace, ray_options: RayOptions | None) -> Plac
     return Placement(device, "bf16" if args.precision == "auto" else args.precision)
 
 
+def _cell_timeout(text: str) -> CellTimeout:
+    try:
+        return parse_cell_timeout(text)
+    except SuiteError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
-    return execute(RunRequest.from_args(args))
+    # SIGTERM stops the grid as Ctrl-C does (the caller reports it: one line, exit 143).
+    with sigterm_as_interrupt():
+        return execute(RunRequest.from_args(args))
 
 
 def execute(request: RunRequest) -> int:

@@ -25,6 +25,7 @@ from suite.records.store import CellFiles
 from suite.run.fit import Fitter
 from suite.run.identity import Execution, Identity, method_config, uses_teacher
 from suite.run.teachers import Teachers
+from suite.run.time_limit import CellTimedOut, alarm_after
 from suite.spec.tasks import TaskSpec
 
 log = logging.getLogger("suite")
@@ -64,14 +65,20 @@ class CellRunner:
         preset, placement = identity.preset, self.inputs.placement
         self.latency = LatencyMemo(preset.flop_seq_len, preset.latency_batches, preset.latency_repeats, placement)
 
-    def run(self, cell: Cell, method: PruningMethod, config: dict[str, Any]) -> tuple[RunResult, CellFiles]:
+    def run(
+        self, cell: Cell, method: PruningMethod, config: dict[str, Any], limit_s: float | None = None
+    ) -> tuple[RunResult, CellFiles]:
         """Run one cell; any exception becomes a `failed` record (with no files beside it) so the grid
-        goes on."""
+        goes on. `limit_s`: stop the cell after that many seconds (suite.run.time_limit), a `failed`
+        record too."""
         start = time.perf_counter()
         result = new_result(self.identity, cell, method, config, self.execution.executor)
         try:
-            files = self.train_and_measure(cell, method, result)
-        except (Exception, SystemExit) as exc:  # sys.exit() in a method's hook fails its cell only
+            with alarm_after(limit_s, self.identity.preset.cell_timeout):
+                files = self.train_and_measure(cell, method, result)
+        # sys.exit() in a method's hook fails its cell only; so does running past the time limit (its
+        # traceback's tail shows where the cell was when it was stopped).
+        except (Exception, SystemExit, CellTimedOut) as exc:
             log.error("cell %s failed: %s", cell.label, exc)
             log.debug(traceback.format_exc())
             result.status = "failed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from suite.errors import SuiteError
+from suite.spec.cell_timeout import AUTO, CellTimeout
 from suite.spec.schedules import PruningSchedule, TrainConfig
 from suite.spec.splits import DEV, HeldoutRule
 
@@ -38,6 +39,9 @@ class Preset:
     # A training-curve row every this many steps (and at the last): what is logged, not what is
     # trained, so it stays out of the config hash.
     curve_every: int = DEFAULT_EVERY
+    # How long a cell may run before it is recorded failed (suite.spec.cell_timeout): when a hung cell
+    # is given up on, not what a cell computes, so it stays out of the config hash too.
+    cell_timeout: CellTimeout = AUTO
 
     def train_for(self, task: str) -> TrainConfig:
         if task in self.task_epochs:

@@ -1,4 +1,5 @@
-"""The in-process executor: the cells one after another, each record written as it finishes."""
+"""The in-process executor: the cells one after another, each record written as it finishes; a cell
+past its time limit (suite.run.time_limit) is stopped by an alarm and recorded failed."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from suite.records.schema import RunResult
 from suite.records.store import ClaimState
 from suite.run.grid import Grid, start
 from suite.run.plan import GridProgress, GridSummary, estimate_remaining_s
+from suite.run.time_limit import cell_limit_s
 
 log = logging.getLogger("suite")
 
@@ -33,7 +35,8 @@ def run_local(
             if claim.state is ClaimState.FINISHED:  # that other run finished it while this one waited
                 summary.skipped.append(cell)
                 continue
-            result, files = grid.runner.run(cell, method, config)
+            limit_s = cell_limit_s(grid.spec.preset.cell_timeout, summary.ran, cell)
+            result, files = grid.runner.run(cell, method, config, limit_s)
             grid.store.write(cell, result, files)
         summary.ran.append(result)
         if on_result is not None:

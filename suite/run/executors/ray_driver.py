@@ -19,12 +19,17 @@ once its teacher has arrived, so a teacher run again reaches every cell waiting 
 The progress bar's count of running cells comes from a small actor the workers tell when a cell
 starts. It is bookkeeping only: if it dies (the memory monitor may pick it too), the bar shows the
 cells left instead, and the workers and the driver go on.
+
+A cell running past its time limit (suite.run.time_limit, timed from when the driver sees it start on a
+worker) is cancelled, its worker killed, and recorded `failed` by the driver (not run again).
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -39,11 +44,13 @@ from suite.records.provenance import config_hash
 from suite.records.schema import RunResult
 from suite.records.store import Claim, ClaimState
 from suite.run.cell import new_result
+from suite.run.executors.progress import running_description
 from suite.run.executors.ray_worker import CellOutcome, WorkerSpec, run_cell, train_teacher
 from suite.run.grid import Grid, start
 from suite.run.identity import needs_teacher
 from suite.run.plan import GridProgress, GridSummary, estimate_remaining_s
 from suite.run.teachers import pack_teacher, unpack_teacher
+from suite.run.time_limit import cell_limit_s, exceeded
 
 log = logging.getLogger("suite.ray")
 
@@ -75,7 +82,7 @@ def connect(options: RayOptions) -> bool:
     common = {"log_to_driver": False, "include_dashboard": False, "logging_level": logging.WARNING}
     if options.address:
         try:
-            ray.init(address=options.address, **common)
+            _init(ray, address=options.address, **common)
         except ConnectionError as exc:
             raise SuiteError(f"--ray-address {options.address}: no Ray cluster answers there ({exc})") from None
         return True
@@ -83,8 +90,20 @@ def connect(options: RayOptions) -> bool:
     if workers is not None and workers < 1:
         raise SuiteError(f"--workers must be at least 1, got {workers}")
     cpus = None if workers is None else workers * options.cpus_per_cell
-    ray.init(num_cpus=cpus, **common)
+    _init(ray, num_cpus=cpus, **common)
     return True
+
+
+def _init(ray, **kwargs: Any) -> None:
+    """ray.init, keeping the caller's SIGTERM handler. Ray's init replaces it with one that exits at
+    once, and its C++ core then prints a stack dump on SIGTERM; a caller that handles SIGTERM itself
+    (the `run` command stops the grid as on Ctrl-C) gets its handler back. A default handler is left
+    to Ray, whose exit shuts down the cluster it started."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main_thread else None
+    ray.init(**kwargs)
+    if callable(previous):
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _reason(exc: BaseException) -> str:
@@ -134,6 +153,7 @@ class _Driver:
         self.waiting: dict[tuple[str, int], list[tuple[Cell, Any, dict[str, Any]]]] = {}  # cells held for a teacher
         self.pending: dict[Any, tuple] = {}  # Ray's object ref -> what the driver awaits from it
         self.data: dict[str, Any] = {}  # task -> its tokenized data in the object store
+        self.started_at: dict[Cell, float] = {}  # perf_counter() when the driver first saw the cell started
 
     def run(self, to_run: list[tuple[Cell, Any, dict[str, Any]]]) -> GridSummary:
         ray = self.ray
@@ -162,6 +182,16 @@ class _Driver:
         total = len(cells)
         bar = tqdm(total=total, desc="cells", unit="cell", disable=not self.progress)
         done: set[Cell] = set()  # Cell is a frozen dataclass
+
+        def finished(cell: Cell, result: RunResult) -> None:
+            done.add(cell)
+            bar.update(1)
+            remaining = [c for c, _, _ in cells if c not in done]
+            if self.on_result is not None:
+                progress = GridProgress(len(done), total, estimate_remaining_s(self.summary.ran, remaining))
+                self.on_result(result, progress)
+            bar.set_postfix_str(f"{cell.label} {result.status}")
+
         try:
             while self.pending:
                 ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=2.0)
@@ -169,22 +199,29 @@ class _Driver:
                     kind, *item = self.pending.pop(ref)
                     arrived = self._teacher_arrived(ref, item) if kind == "teacher" else self._cell_arrived(ref, *item)
                     for cell, result in arrived:
-                        done.add(cell)
-                        bar.update(1)
-                        remaining = [c for c, _, _ in cells if c not in done]
-                        if self.on_result is not None:
-                            progress = GridProgress(len(done), total, estimate_remaining_s(self.summary.ran, remaining))
-                            self.on_result(result, progress)
-                        bar.set_postfix_str(f"{cell.label} {result.status}")
+                        finished(cell, result)
+                started = self._started_labels()
+                running = self._running(started or set())
+                for ref, (cell, method, config, limit_s) in self._past_limit(running).items():
+                    ray.cancel(ref, force=True)
+                    del self.pending[ref]
+                    finished(cell, self._timed_out(cell, method, config, limit_s, running.pop(cell)))
                 teachers_training = sum(item[0] == "teacher" for item in self.pending.values())
-                bar.set_description(
-                    self._cells_state(total, done)
-                    + (f"; teachers training {teachers_training})" if teachers_training else ")")
-                )
+                if started is None:  # the progress actor is gone: the cells left, not which run
+                    left = total - len(done)
+                    bar.set_description(
+                        f"cells ({left} running or queued"
+                        + (f"; teachers training {teachers_training})" if teachers_training else ")")
+                    )
+                else:
+                    queued = total - len(done) - len(running)
+                    labels = {c.label: seconds for c, seconds in running.items()}
+                    bar.set_description(running_description(labels, queued, teachers_training))
         except KeyboardInterrupt:
             for ref in self.pending:
                 ray.cancel(ref, force=True)
-            log.warning("interrupted: %d unfinished cells cancelled; rerun the command to resume", total - len(done))
+            # The `run` command says it in one line (finished cells kept, rerun to resume); the count is detail.
+            log.debug("interrupted: %d unfinished cells cancelled", total - len(done))
             raise
         finally:
             bar.close()
@@ -192,20 +229,56 @@ class _Driver:
                 claim.release()
         return self.summary
 
-    def _cells_state(self, total: int, done: set[Cell]) -> str:
-        """The bar's description: cells running and queued while the progress actor answers, else
-        the cells left (its death must not stop the run)."""
-        left = total - len(done)
-        if self.started_known:
-            try:
-                started = set(self.ray.get(self.started_cells.started.remote(), timeout=30))
-            except self.ray.exceptions.RayError as exc:  # died, or unreachable: the count is lost, not the run
-                log.warning("the progress bar's running count is lost (%s); the cells go on", _reason(exc))
-                self.started_known = False
-            else:
-                running = len(started - {c.label for c in done})
-                return f"cells (running {running}, queued {left - running}"
-        return f"cells ({left} running or queued"
+    def _started_labels(self) -> set[str] | None:
+        """The labels of the cells that have started on a worker, while the progress actor answers; None
+        once it has gone away (its death must not stop the run, and a cell's time limit is then not
+        enforced: the driver no longer learns when cells start)."""
+        if not self.started_known:
+            return None
+        try:
+            return set(self.ray.get(self.started_cells.started.remote(), timeout=30))
+        except self.ray.exceptions.RayError as exc:  # died, or unreachable: the count is lost, not the run
+            log.warning(
+                "the progress bar's running count and the cells' time limits are lost (%s); the cells go on",
+                _reason(exc),
+            )
+            self.started_known = False
+            return None
+
+    def _running(self, started: set[str]) -> dict[Cell, float]:
+        """The pending cells that have started on a worker, with their seconds since the driver first
+        saw them started (within one poll; a retried cell's count goes on from its first attempt)."""
+        now = time.perf_counter()
+        running = {}
+        for kind, *item in self.pending.values():
+            if kind == "cell" and item[0].label in started:
+                running[item[0]] = now - self.started_at.setdefault(item[0], now)
+        return running
+
+    def _past_limit(self, running: dict[Cell, float]) -> dict[Any, tuple]:
+        """The running cells past their time limit: ref -> (cell, method, config, limit in seconds)."""
+        setting = self.identity.preset.cell_timeout
+        over = {}
+        for ref, (kind, *item) in self.pending.items():
+            if kind == "cell" and item[0] in running:
+                limit_s = cell_limit_s(setting, self.summary.ran, item[0])
+                if limit_s is not None and running[item[0]] > limit_s:
+                    over[ref] = (item[0], item[1], item[2], limit_s)
+        return over
+
+    def _timed_out(self, cell: Cell, method, config: dict[str, Any], limit_s: float, elapsed_s: float) -> RunResult:
+        """The record of a cell cancelled past its time limit, written by the driver: its worker was
+        killed, so there is no worker's record or log."""
+        result = new_result(self.identity, cell, method, config, "ray")
+        result.executor = {"name": "ray", "host": "unknown (cancelled past its time limit)"}
+        result.wall_s = elapsed_s  # the driver's seconds since it saw the cell start on a worker
+        result.error = f"{exceeded(limit_s, self.identity.preset.cell_timeout)}; cancelled on Ray"
+        log.error("cell %s failed: %s", cell.label, result.error)
+        self.store.write_log(cell, result.error + "\n")
+        self.store.write(cell, result, None)
+        self.summary.ran.append(result)
+        self.claims.pop(cell).release()
+        return result
 
     def _teachers(self, cells) -> dict[tuple[str, int], Any]:
         """The object of each cached teacher the cells need, packed; each missing one is handed to Ray
