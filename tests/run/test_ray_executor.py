@@ -35,7 +35,7 @@ MEMORY_MARGIN_GIB = 5.0
 # Cells that kill their own worker: the first attempt of `t-dies-once` (a marker file remembers it),
 # every attempt of `t-always-dies`; `t-always-oom` grows until Ray's memory monitor kills its worker
 # (for three attempts; a fourth, which no test allows, finishes); `t-raises` raises in prepare;
-# `t-hangs` never finishes. The file `attempts` beside the plugin has a line per attempt of the
+# `t-hangs-on-ray` never finishes. The file `attempts` beside the plugin has a line per attempt of the
 # always-failing ones.
 PLUGIN = textwrap.dedent(
     """
@@ -100,7 +100,7 @@ PLUGIN = textwrap.dedent(
             raise RuntimeError("boom on a worker")
 
 
-    @register_method(MethodInfo(name="t-hangs", summary="hangs in prepare", budgeted=False))
+    @register_method(MethodInfo(name="t-hangs-on-ray", summary="hangs in prepare", budgeted=False))
     class Hangs(Base):
         def prepare(self, model, ctx):
             time.sleep(3600)
@@ -312,11 +312,11 @@ def test_a_cell_past_its_time_limit_is_cancelled_and_failed_and_the_grid_goes_on
     from dataclasses import replace
 
     grid = _harness(tmp_path, replace(smoke_preset, cell_timeout=15.0), glue_dir)
-    cells = [c for c in expand_grid(grid.spec.preset, ["t-hangs", "dense", "random"]) if c.task == "mrpc"]
+    cells = [c for c in expand_grid(grid.spec.preset, ["t-hangs-on-ray", "dense", "random"]) if c.task == "mrpc"]
     summary = _run(grid, cells, plugins=[plugin])
     status = {r.method: r for r in summary.ran}
-    assert {m: r.status for m, r in status.items()} == {"t-hangs": "failed", "dense": "ok", "random": "ok"}
-    record = json.loads(Path(grid.store.root / "mrpc" / "t-hangs" / "budget1_seed0.json").read_text())
+    assert {m: r.status for m, r in status.items()} == {"t-hangs-on-ray": "failed", "dense": "ok", "random": "ok"}
+    record = json.loads(Path(grid.store.root / "mrpc" / "t-hangs-on-ray" / "budget1_seed0.json").read_text())
     assert record["status"] == "failed" and record["error"] == "exceeded 15 s (--cell-timeout 15); cancelled on Ray"
     assert 15 <= record["wall_s"] < 60 and record["config_hash"]
     assert "exceeded 15 s" in log_path(grid.store.root, cells[0]).read_text()
