@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +43,17 @@ def dir_mode() -> int:
     return 0o777 & ~_UMASK
 
 
+# Every temporary name carries its writer, `p<pid>-<host tag>`, so that a cleaner on the same machine
+# can tell a killed writer's leftovers (removed at once) from a live writer's file in progress (kept).
+_HOST_TAG = hashlib.sha256(socket.gethostname().encode("utf-8")).hexdigest()[:8]
+_WRITER = re.compile(r"\.p([0-9]+)-([0-9a-f]{8})\.[a-z0-9_]+\.tmp")
+
+
+def _temp_prefix(path: Path) -> str:
+    """`.<target name>.p<pid>-<host tag>.`: mkstemp and mkdtemp add `<random>` and the suffix `.tmp`."""
+    return f".{path.name}.p{os.getpid()}-{_HOST_TAG}."
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write to a temporary file in the same folder, then rename: never half a file."""
     blob = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
@@ -55,7 +69,7 @@ def write_bytes_atomic(path: Path, blob: bytes, mode: int | None = None) -> None
     """`blob` as the file `path` (its folder made where missing), through a temporary file in the same
     folder, so a reader never sees half a file; `mode` defaults to `file_mode()`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(blob)
@@ -68,14 +82,32 @@ def write_bytes_atomic(path: Path, blob: bytes, mode: int | None = None) -> None
 
 def _is_temp_file(path: Path) -> bool:
     # The names `write_bytes_atomic` gives its temporary files (and write_model_dir its temporary
-    # folders): `.<target name>.<random>.tmp`.
+    # folders): `.<target name>.<random>.tmp`, with the writer before `<random>` (see `_temp_prefix`).
     return path.name.startswith(".") and path.name.endswith(".tmp") and (path.is_file() or path.is_dir())
+
+
+def _writer_is_gone(name: str) -> bool:
+    """The temporary file `name` was made by a process of this machine that no longer runs. Unknown
+    (another machine sharing the folder, a name without its writer, a pid taken by a new process)
+    is not gone: such a file is left to the age rule."""
+    match = _WRITER.search(name)
+    if match is None or match.group(2) != _HOST_TAG or int(match.group(1)) <= 0:
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):  # PermissionError: it exists, as another user's
+        return False
+    return False
 
 
 def clean_stale_temp_files(results_dir: Path, older_than_s: float = 3600.0) -> list[Path]:
     """Remove the temporary files a killed run left beside its records, and return their paths.
 
-    Only files untouched for `older_than_s` go: a concurrent run's write in progress is seconds old."""
+    A file whose writer was a process of this machine that has ended goes at once; any other (its
+    writer alive, on another machine, or unnamed) only once untouched for `older_than_s`, since a
+    concurrent run's write in progress is seconds old."""
     root = Path(results_dir)
     if not root.is_dir():
         return []
@@ -83,7 +115,7 @@ def clean_stale_temp_files(results_dir: Path, older_than_s: float = 3600.0) -> l
     removed = []
     for path in sorted(root.rglob(".*.tmp")):
         try:
-            if _is_temp_file(path) and path.stat().st_mtime < cutoff:
+            if _is_temp_file(path) and (_writer_is_gone(path.name) or path.stat().st_mtime < cutoff):
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path)
                 else:
@@ -95,10 +127,10 @@ def clean_stale_temp_files(results_dir: Path, older_than_s: float = 3600.0) -> l
 
 
 def _temp_sibling(path: Path) -> Path:
-    """A fresh folder beside `path` under the results' temporary-file naming (`.<name>.<random>.tmp`),
+    """A fresh folder beside `path` under the results' temporary-file naming (`.<name>.<writer>.<random>.tmp`),
     so a killed run's leftovers are cleaned like any other temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    return Path(tempfile.mkdtemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp"))
 
 
 def _replace_dir(source: Path, target: Path) -> None:

@@ -123,6 +123,12 @@ def settings(record: dict[str, Any]) -> dict[Scope, Any]:
     return {(task if field in PER_TASK else None, field): value for field, value in identity(record).items()}
 
 
+def differing(mine: dict[Scope, Any], theirs: dict[Scope, Any]) -> list[tuple[Scope, Any, Any]]:
+    """(scope, their value, my value) for every setting both carry with different values, in scope order."""
+    common = sorted(set(mine) & set(theirs), key=lambda scope: (scope[1], str(scope[0])))
+    return [(scope, theirs[scope], mine[scope]) for scope in common if not _same(theirs[scope], mine[scope])]
+
+
 @dataclass(frozen=True)
 class Difference:
     field: str

@@ -62,6 +62,17 @@ def lock_path(results_dir: Path, cell: Cell) -> Path:
     return cell_path(Path(results_dir) / LOCKS_DIR, cell.task, cell.method, cell.budget, cell.seed).with_suffix(".lock")
 
 
+def runs_dir(results_dir: Path) -> Path:
+    """Where the runs using the folder register (`runs.register`): `<results>/.locks/runs/`, holding
+    `<run id>.lock` and `<run id>.run` per live run (`.run`, not `.json`: no reader takes it for a record)."""
+    return Path(results_dir) / LOCKS_DIR / "runs"
+
+
+def runs_lock_path(results_dir: Path) -> Path:
+    """The lock held while one run registers, so that two runs starting at once see each other."""
+    return Path(results_dir) / LOCKS_DIR / "runs.lock"
+
+
 def log_path(results_dir: Path, cell: Cell) -> Path:
     """Where a cell's log goes: `<results>/logs/<task>/<method>/budget<b>_seed<s>.log`."""
     return cell_path(Path(results_dir) / LOGS_DIR, cell.task, cell.method, cell.budget, cell.seed).with_suffix(".log")

@@ -42,6 +42,7 @@ from suite.records.layout import (
     teacher_log_path,
 )
 from suite.records.reader import read_record
+from suite.records.runs import Registration, RunConfiguration, register
 from suite.records.schema import FINISHED, RunResult
 
 log = logging.getLogger("suite")
@@ -73,14 +74,16 @@ class ClaimState(Enum):
     CLAIMED = "claimed"  # this process computes the cell now; the lock is held until release
     BUSY = "busy"  # another run on this results folder is computing it
     FINISHED = "finished"  # finished (same config hash) by the time the lock was taken
+    FAILED = "failed"  # its lock could not be made (the folder turned read-only, the disk is full): `error` says why
 
 
 class Claim:
     """This process's claim on one cell: taken without waiting, released once (leaving a `with` does it)."""
 
-    def __init__(self, lock: FileLock, state: ClaimState) -> None:
+    def __init__(self, lock: FileLock | None, state: ClaimState, error: str | None = None) -> None:
         self._lock: FileLock | None = lock if state is ClaimState.CLAIMED else None
         self.state = state
+        self.error = error
 
     @property
     def claimed(self) -> bool:
@@ -102,6 +105,7 @@ class ResultStore:
     def __init__(self, root: Path, sinks: Sequence[CurveSink] = ()) -> None:
         self.root = Path(root)
         self.sinks = tuple(sinks)
+        self._registration: Registration | None = None
 
     def path(self, cell: Cell) -> Path:
         return cell_path(self.root, cell.task, cell.method, cell.budget, cell.seed)
@@ -130,11 +134,21 @@ class ResultStore:
             if path.is_dir():
                 raise SuiteError(f"{path} is a folder where the cell's record goes; move it away and rerun")
 
-    def start(self, cells: list[Cell]) -> None:
-        """Ready to write `cells`: writable, and the temporary files of a run killed mid-write removed."""
+    def start(self, cells: list[Cell], configuration: RunConfiguration) -> None:
+        """Ready to write `cells` under `configuration`: writable, this run registered on the folder (refused
+        where a live run there has another configuration, see `runs`), and the temporary files of a run
+        killed mid-write removed. `close` ends the registration."""
         self.check_writable(cells)
+        self.close()
+        self._registration = register(self.root, configuration)
         for stale in clean_stale_temp_files(self.root):
             log.info("removed a stale temporary file %s", stale)
+
+    def close(self) -> None:
+        """End this run's registration on the folder (the process's end does it too)."""
+        if self._registration is not None:
+            self._registration.release()
+            self._registration = None
 
     # ----- which cells to compute ----------------------------------------------------------------
     def finished(self, cell: Cell, config_hash: str) -> bool:
@@ -161,12 +175,19 @@ class ResultStore:
 
     def claim(self, cell: Cell, config_hash: str) -> Claim:
         """Lock the cell without waiting, then recheck that it is unfinished (another run may have
-        finished it meanwhile); anything but CLAIMED holds no lock."""
-        lock = self.lock(cell)
+        finished it meanwhile); anything but CLAIMED holds no lock. A lock that cannot be made (the
+        folder turned read-only, the disk filled up) is FAILED, with the reason: the cell's record could
+        not be written either, so it is not computed."""
         try:
+            lock = self.lock(cell)
             lock.acquire(timeout=0)
         except Timeout:
             return Claim(lock, ClaimState.BUSY)
+        except OSError as exc:
+            where = exc.filename or lock_path(self.root, cell)
+            reason = f"the results folder takes no lock file ({where}: {exc.strerror or exc})"
+            log.error("cell %s: not run: %s", cell.label, reason)
+            return Claim(None, ClaimState.FAILED, reason)
         if self.finished(cell, config_hash):
             lock.release()
             return Claim(lock, ClaimState.FINISHED)
@@ -195,15 +216,35 @@ class ResultStore:
             result.status = "failed"
             result.error = f"record not written: {type(exc).__name__}: {exc}"
 
-    def replace(self, cell: Cell, result: RunResult, predictions: Predictions | None) -> None:
-        """Overwrite the cell's record and predictions, nothing set aside (a row made from the data alone)."""
-        write_record(self.path(cell), result, predictions)
+    def write_baseline(self, cell: Cell, result: RunResult, predictions: Predictions | None) -> None:
+        """Write a row made from the data alone (a trivial baseline) and its predictions, before the grid:
+        a finished record there is set aside first as `write` does (it is of other data, or its sidecar
+        broke). A failed write is a SuiteError: the run has not started, so it stops in one line."""
+        path = self.path(cell)
+        try:
+            existing = read_record(path)
+            if existing and existing.get("status") in FINISHED:
+                _set_aside(path, str(existing.get("config_hash") or "unknown"))
+            write_record(path, result, predictions)
+        except OSError as exc:
+            raise SuiteError(
+                f"results folder {self.root}: {path} could not be written ({exc.strerror or exc});"
+                " free space or pass another --results-dir"
+            ) from None
 
     def write_log(self, cell: Cell, text: str) -> None:
-        write_text_atomic(log_path(self.root, cell), text)
+        """A cell's log; one that cannot be written (a folder turned read-only, a full disk) is an error
+        line, not the grid's end."""
+        self._write_log(log_path(self.root, cell), text)
 
     def write_teacher_log(self, task: str, seed: int, text: str) -> None:
-        write_text_atomic(teacher_log_path(self.root, task, seed), text)
+        self._write_log(teacher_log_path(self.root, task, seed), text)
+
+    def _write_log(self, path: Path, text: str) -> None:
+        try:
+            write_text_atomic(path, text)
+        except OSError as exc:
+            log.error("log %s could not be written: %s", path, exc.strerror or exc)
 
     def _write_beside(self, path: Path, cell: Cell, result: RunResult, files: CellFiles) -> None:
         """The training curve (CSV, then every sink) and the saved model, named in `result`.

@@ -65,6 +65,12 @@ class CellRunner:
         preset, placement = identity.preset, self.inputs.placement
         self.latency = LatencyMemo(preset.flop_seq_len, preset.latency_batches, preset.latency_repeats, placement)
 
+    def unclaimed(self, cell: Cell, method: PruningMethod, config: dict[str, Any], reason: str) -> RunResult:
+        """The `failed` record of a cell that was not run because it could not be claimed (`reason`)."""
+        result = new_result(self.identity, cell, method, config, self.execution.executor)
+        result.error = f"not run: {reason}"
+        return result
+
     def run(
         self, cell: Cell, method: PruningMethod, config: dict[str, Any], limit_s: float | None = None
     ) -> tuple[RunResult, CellFiles]:

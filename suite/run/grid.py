@@ -15,6 +15,8 @@ from typing import Any
 
 from suite.compute.device import CPU, Placement
 from suite.records.layout import Cell
+from suite.records.provenance import config_hash
+from suite.records.runs import RunConfiguration
 from suite.records.schema import RunResult
 from suite.records.store import ResultStore
 from suite.run.cell import CellRunner
@@ -70,20 +72,39 @@ class Grid:
         return cls(spec, execution, inputs, identity, store, teachers, runner)
 
 
+def run_configuration(identity: Identity, grid_plan: GridPlan, tasks: list[str]) -> RunConfiguration:
+    """What this run writes, as another run on its results folder must agree with it: the settings of
+    the records of the cells it computes and of its trivial rows (of which only the data are settings),
+    and those cells' config hashes."""
+    records = [{"task": task, "run_config": {"data": identity.data_config(task)}} for task in tasks]
+    hashes = {}
+    for cell, _, config in grid_plan.to_run:
+        records.append({"task": cell.task, "model": identity.preset.model, "run_config": config})
+        hashes[cell.label] = config_hash(config)
+    return RunConfiguration.of_records(records, hashes)
+
+
 def start(grid: Grid, cells: list[Cell]) -> tuple[GridPlan, GridSummary]:
-    """Check the input, ready the results folder, plan, write the trivial rows and record the broken
-    cells; what is left to compute is the plan's `to_run`."""
+    """Check the input, plan, ready the results folder (this run registered on it), write the trivial
+    rows and record the broken cells; what is left to compute is the plan's `to_run`. The executor
+    ends with `grid.store.close()`."""
     check_inputs(grid.identity, grid.store, cells)
-    grid.store.start(cells)  # after the input checks: a run refused for its data leaves no empty folder
-    grid_plan = plan_grid(grid.identity, grid.store, cells)
-    summary = GridSummary(skipped=grid_plan.skipped, unreachable=grid_plan.unreachable)
-    for cell, reason in grid_plan.unreachable:
-        log.info("%s: not run: %s", cell.label, reason)
-    if grid_plan.to_run or grid_plan.skipped:  # a grid with nothing to run writes nothing
-        write_trivial_rows(grid.identity, grid.store, list(dict.fromkeys(c.task for c in cells)))
-    for cell, error in grid_plan.broken:
-        log.error("cell %s failed: %s", cell.label, error.splitlines()[0])
-        result = RunResult(cell.method, cell.task, cell.budget, cell.seed, "failed", "", error=error)
-        grid.store.write(cell, result, None)
-        summary.ran.append(result)
+    grid_plan = plan_grid(grid.identity, grid.store, cells)  # reads records only
+    tasks = list(dict.fromkeys(c.task for c in cells))
+    # After the input checks: a run refused for its data leaves no empty folder.
+    grid.store.start(cells, run_configuration(grid.identity, grid_plan, tasks))
+    try:
+        summary = GridSummary(skipped=grid_plan.skipped, unreachable=grid_plan.unreachable)
+        for cell, reason in grid_plan.unreachable:
+            log.info("%s: not run: %s", cell.label, reason)
+        if grid_plan.to_run or grid_plan.skipped:  # a grid with nothing to run writes nothing
+            write_trivial_rows(grid.identity, grid.store, tasks)
+        for cell, error in grid_plan.broken:
+            log.error("cell %s failed: %s", cell.label, error.splitlines()[0])
+            result = RunResult(cell.method, cell.task, cell.budget, cell.seed, "failed", "", error=error)
+            grid.store.write(cell, result, None)
+            summary.ran.append(result)
+    except BaseException:  # a run that stops here leaves the folder to others at once
+        grid.store.close()
+        raise
     return grid_plan, summary

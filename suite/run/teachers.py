@@ -10,6 +10,8 @@ the others.
 Layout under `<cache>/teachers/`: `<key>/` (the `save_pretrained` files and `teacher.json`), `<key>.lock`
 (held while one process checks, trains and saves that key, so concurrent runs on one cache train it
 once), and transient `.<key>.*` folders (a save in progress, or a damaged teacher moved aside).
+A cache that takes no lock file (read-only, or a full disk) is still read: a teacher is renamed into
+place whole, so reading needs no lock, and a teacher trained meanwhile is kept in memory only.
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ class TeacherStore:
         self.root = Path(root) / "teachers"
         self._memory: dict[str, Teacher] = {}
         self._locks: dict[str, FileLock] = {}
+        self._unlockable: set[str] = set()  # keys whose lock file cannot be made (said once each)
         if clean:  # not for a store that is only looked at (a dry run writes nothing)
             self.clean_stale()
 
@@ -181,6 +184,8 @@ class TeacherStore:
                         removed.append(entry)
             except Timeout:
                 continue
+            except OSError:  # a read-only cache: nothing in it can be removed, and nothing needs to be
+                continue
         return removed
 
     def load(self, key: str) -> Teacher | None:
@@ -190,7 +195,8 @@ class TeacherStore:
         if key in self._memory:
             return self._memory[key]
         folder = self.path(key)
-        with self.lock(key):
+        lock = self._hold(key)
+        try:
             if not folder.exists():
                 return None
             try:
@@ -198,6 +204,9 @@ class TeacherStore:
             except CorruptTeacher as exc:
                 self._discard(key, str(exc))
                 return None
+        finally:
+            if lock is not None:
+                lock.release()
         self._memory[key] = teacher
         return teacher
 
@@ -205,7 +214,11 @@ class TeacherStore:
         """Move a damaged teacher out of the way (kept for inspection until the next store cleans it)."""
         folder = self.path(key)
         aside = self.root / f".{key}.corrupt-{uuid.uuid4().hex[:8]}"
-        os.replace(folder, aside)
+        try:
+            os.replace(folder, aside)
+        except OSError as exc:  # a read-only cache
+            log.warning("cached teacher %s is unusable (%s) and stays (%s); to be trained again", folder, reason, exc)
+            return
         log.warning("cached teacher %s is unusable (%s); moved aside to %s, to be trained again", folder, reason, aside)
 
     def remember(self, key: str, teacher: Teacher) -> None:
@@ -235,15 +248,36 @@ class TeacherStore:
         key = self.key(config)
         if key in self._memory:
             return self._memory[key]
-        lock = self._acquire(key)
+        lock = self._hold(key)
         try:
             teacher = self.load(key)
             if teacher is None:
                 teacher = train_fn(key)
-                self.save(key, teacher)
+                if lock is None:  # a cache that takes no lock file takes no teacher either
+                    self._memory[key] = teacher
+                else:
+                    self.save(key, teacher)
         finally:
-            lock.release()
+            if lock is not None:
+                lock.release()
         return teacher
+
+    def _hold(self, key: str) -> FileLock | None:
+        """The key's lock, acquired (`_acquire`), or None where its lock file cannot be made (a read-only
+        cache, a full disk), said once per key: the teacher is then read without the lock."""
+        try:
+            return self._acquire(key)
+        except OSError as exc:
+            if key not in self._unlockable:
+                self._unlockable.add(key)
+                run_log.warning(
+                    "teacher cache %s takes no lock file (%s): teacher %s is read without its lock, and one"
+                    " trained now is kept in memory only",
+                    self.root,
+                    exc.strerror or exc,
+                    key,
+                )
+            return None
 
     def _acquire(self, key: str) -> FileLock:
         """The key's lock, acquired; says so once when another process has it (it may train for hours)."""

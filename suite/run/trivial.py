@@ -49,7 +49,7 @@ def trivial_baseline(task: TaskSpec, train_labels: np.ndarray, eval_labels: dict
 def write_trivial_rows(identity: Identity, store: ResultStore, tasks: list[str]) -> list[RunResult]:
     """One `trivial` row per task (majority class, or a constant for regression), from the data
     alone; skipped where a record with the same data identity is finished (its sidecar intact), else
-    rewritten in place (the data alone make it again). Returns those written."""
+    written again (the data alone make it; a finished one there is set aside). Returns those written."""
     inputs = identity.inputs
     written = []
     for task_name in tasks:
@@ -92,6 +92,6 @@ def write_trivial_rows(identity: Identity, store: ResultStore, tasks: list[str])
             **inputs.provenance(),
         )
         evaluation = Evaluation(baseline.metrics, baseline.predictions, baseline.labels)
-        store.replace(cell, result, predictions_of(data.task, evaluation))
+        store.write_baseline(cell, result, predictions_of(data.task, evaluation))
         written.append(result)
     return written

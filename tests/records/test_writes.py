@@ -98,6 +98,39 @@ def test_clean_stale_temp_files_removes_only_old_temporaries(tmp_path):
     assert clean_stale_temp_files(tmp_path / "missing") == []
 
 
+def test_a_killed_writers_temporary_file_is_removed_at_the_next_start_however_fresh(tmp_path):
+    from suite.records.atomic import clean_stale_temp_files
+
+    # A writer killed between writing its temporary file and renaming it into place.
+    script = textwrap.dedent(
+        f"""
+        import os
+        from pathlib import Path
+        from suite.records import atomic
+        atomic.os.replace = lambda *args: os._exit(0)
+        atomic.write_bytes_atomic(Path({str(tmp_path)!r}) / "budget1_seed0.json", b"{{")
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, env={"PYTHONPATH": str(ROOT)})
+    left = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert len(left) == 1 and time.time() - left[0].stat().st_mtime < 600  # fresh
+    assert clean_stale_temp_files(tmp_path) == left and not left[0].exists()
+
+
+def test_a_live_writers_temporary_file_is_kept(tmp_path, monkeypatch):
+    from suite.records import atomic
+
+    seen = []
+
+    def clean_then_rename(source, target):  # another run's cleaner comes by mid-write
+        seen.extend(atomic.clean_stale_temp_files(tmp_path))
+        os.rename(source, target)
+
+    monkeypatch.setattr(atomic.os, "replace", clean_then_rename)
+    atomic.write_bytes_atomic(tmp_path / "budget1_seed0.json", b"{}")
+    assert seen == [] and (tmp_path / "budget1_seed0.json").read_bytes() == b"{}"
+
+
 def test_the_readme_names_every_field_of_the_record():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("\n## Result record\n", 1)[1].split("\n## ", 1)[0]

@@ -212,3 +212,106 @@ def test_changed_data_is_a_new_teacher_and_new_cells(tmp_path, glue_dir, smoke_p
         configs.append(grid.identity.cell_config(cell, get_method("ksp")))
     assert configs[0]["teacher"] != configs[1]["teacher"]  # the cached teacher is not reused
     assert configs[0]["data"]["data_sha256"] != configs[1]["data"]["data_sha256"]
+
+
+# This machine's tests may run as root, who writes into a chmod-ed read-only folder anyway: a folder
+# that turned read-only, or a full disk, is injected as the OSError the filesystem would raise.
+def _smoke_run_argv(results: Path, cache: Path, glue_dir: Path, *extra: str) -> list[str]:
+    return [
+        "run", "--preset", "smoke", "--methods", "dense", "--tasks", "mrpc", "--max-train-samples", "16",
+        "--max-eval-samples", "16", "--glue-dir", str(glue_dir), "--results-dir", str(results),
+        "--cache-dir", str(cache), "--no-progress", *extra,
+    ]  # fmt: skip
+
+
+def test_a_run_with_another_configuration_is_refused_while_another_run_writes_the_folder(
+    small_grid, capsys, tmp_path, glue_dir
+):
+    from suite.records.provenance import config_hash
+    from suite.run.grid import start
+
+    # The first run, live in this process: started on the folder and computing its cell (claimed).
+    plan, _ = start(small_grid, expand_grid(small_grid.spec.preset, ["dense"]))
+    cell, _, config = plan.to_run[0]
+    claim = small_grid.store.claim(cell, config_hash(config))
+    try:
+        code = main(_smoke_run_argv(small_grid.store.root, tmp_path / "cache", glue_dir, "--learning-rate", "5e-4"))
+    finally:
+        claim.release()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert err[-1].startswith(f"error: results folder {small_grid.store.root} is being written by another run")
+    assert "run_config.train.learning_rate is 0.001 there, 0.0005 here" in err[-1]
+    assert read_record(cell_path(small_grid.store.root, "mrpc", "dense", 1.0, 0)) is None
+    small_grid.store.close()  # the first run ends: its registration goes with it
+    from suite.records.layout import runs_dir
+
+    assert list(runs_dir(small_grid.store.root).iterdir()) == []
+
+
+def test_a_full_disk_at_start_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, glue_dir):
+    import errno
+
+    import suite.records.store as store_module
+
+    def full(path, blob, mode=None):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(store_module, "write_bytes_atomic", full)  # every file a record brings
+    code = main(_smoke_run_argv(tmp_path / "results", tmp_path / "cache", glue_dir))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    trivial = cell_path(tmp_path / "results", "mrpc", "trivial", 1.0, 0)
+    assert err[-1] == (
+        f"error: results folder {tmp_path / 'results'}: {trivial} could not be written (No space left on device);"
+        " free space or pass another --results-dir"
+    )
+    from suite.records.layout import runs_dir
+
+    assert list(runs_dir(tmp_path / "results").iterdir()) == []  # the refused run is not left registered
+
+
+@pytest.mark.integration
+def test_a_results_folder_that_turns_read_only_mid_run_fails_the_next_cells_not_the_grid(small_grid, monkeypatch):
+    import errno
+
+    from filelock import FileLock
+
+    import suite.records.store as store_module
+    from suite.records.layout import Cell
+
+    taken = []
+
+    class ReadOnlyAfterTheFirstCell(FileLock):
+        def acquire(self, *args, **kwargs):
+            taken.append(self.lock_file)
+            if len(taken) > 1:
+                raise OSError(errno.EROFS, "Read-only file system", self.lock_file)
+            return super().acquire(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "FileLock", ReadOnlyAfterTheFirstCell)
+    cells = [Cell("mrpc", "dense", 1.0, 0), Cell("mrpc", "dense", 1.0, 1)]
+    summary = run_local(small_grid, cells)
+    assert [r.status for r in summary.ran] == ["ok", "failed"]
+    assert summary.ran[1].error.startswith("not run: the results folder takes no lock file (")
+    assert summary.ran[1].error.endswith("budget1_seed1.lock: Read-only file system)")
+
+
+def test_a_trivial_row_of_other_data_is_set_aside_not_overwritten(tmp_path, glue_dir, smoke_preset):
+    from dataclasses import replace
+
+    from suite.run.trivial import write_trivial_rows
+
+    preset = replace(smoke_preset, tasks=("mrpc",))
+    path = cell_path(tmp_path / "results", "mrpc", "trivial", 1.0, 0)
+    hashes = []
+    for train_samples in (32, 16):
+        grid = Grid.build(
+            replace(preset, max_train_samples=train_samples), tmp_path / "results", glue_dir, tmp_path / "cache"
+        )
+        assert len(write_trivial_rows(grid.identity, grid.store, ["mrpc"])) == 1
+        hashes.append(read_record(path)["config_hash"])
+    assert hashes[0] != hashes[1]
+    kept = path.with_name(f"{path.stem}.{hashes[0]}.json.superseded")
+    assert json.loads(kept.read_text())["config_hash"] == hashes[0]
+    assert path.with_name(f"{path.stem}.{hashes[0]}.predictions.json.gz.superseded").exists()

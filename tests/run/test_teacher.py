@@ -171,3 +171,40 @@ def test_saved_teacher_folder_follows_the_umask(tmp_path, tiny_teacher, monkeypa
     store = TeacherStore(tmp_path)
     store.save("0123456789abcdef", tiny_teacher)
     assert stat.S_IMODE(store.path("0123456789abcdef").stat().st_mode) == 0o755
+
+
+@pytest.fixture
+def read_only_cache(monkeypatch):
+    """A cache whose lock files cannot be made, as on a read-only filesystem (injected: tests may run
+    as root, who writes into a chmod-ed read-only folder anyway)."""
+    import errno
+
+    import suite.run.teachers as teachers_module
+
+    class NoLockFile(FileLock):
+        def acquire(self, *args, **kwargs):
+            raise OSError(errno.EROFS, "Read-only file system", self.lock_file)
+
+    monkeypatch.setattr(teachers_module, "FileLock", NoLockFile)
+
+
+def test_a_read_only_cache_that_holds_the_teacher_serves_it(cached, read_only_cache, caplog):
+    root, _ = cached
+    _leftover(root, "0123456789abcdef", "k1ll3d")  # a leftover whose lock cannot be taken does not stop the store
+    trainer = CountingTrainer()
+    with caplog.at_level(logging.WARNING, logger="suite"):
+        store = TeacherStore(root)
+        teacher = store.get_or_train(CONFIG, trainer)
+        assert store.load(TeacherStore.key(CONFIG)) is teacher
+    assert trainer.calls == 0 and teacher.meta["id"] == TeacherStore.key(CONFIG)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "takes no lock file (Read-only file system)" in warnings[0], warnings
+
+
+def test_a_teacher_a_read_only_cache_lacks_is_trained_once_and_kept_in_memory(tmp_path, read_only_cache):
+    (tmp_path / "teachers").mkdir()
+    trainer = CountingTrainer()
+    store = TeacherStore(tmp_path)
+    first = store.get_or_train(CONFIG, trainer)
+    assert store.get_or_train(CONFIG, trainer) is first and trainer.calls == 1
+    assert list((tmp_path / "teachers").iterdir()) == []  # nothing written

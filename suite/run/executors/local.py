@@ -13,7 +13,7 @@ from suite.records.provenance import config_hash
 from suite.records.schema import RunResult
 from suite.records.store import ClaimState
 from suite.run.grid import Grid, start
-from suite.run.plan import GridProgress, GridSummary, estimate_remaining_s
+from suite.run.plan import GridPlan, GridProgress, GridSummary, estimate_remaining_s
 from suite.run.time_limit import cell_limit_s
 
 log = logging.getLogger("suite")
@@ -23,6 +23,15 @@ def run_local(
     grid: Grid, cells: list[Cell], on_result: Callable[[RunResult, GridProgress], None] | None = None
 ) -> GridSummary:
     plan, summary = start(grid, cells)
+    try:
+        return _run_plan(grid, plan, summary, on_result)
+    finally:
+        grid.store.close()
+
+
+def _run_plan(
+    grid: Grid, plan: GridPlan, summary: GridSummary, on_result: Callable[[RunResult, GridProgress], None] | None
+) -> GridSummary:
     pending = [cell for cell, _, _ in plan.to_run]
     bar = tqdm(plan.to_run, desc="cells", unit="cell", disable=not grid.execution.progress)
     for index, (cell, method, config) in enumerate(bar):
@@ -35,8 +44,11 @@ def run_local(
             if claim.state is ClaimState.FINISHED:  # that other run finished it while this one waited
                 summary.skipped.append(cell)
                 continue
-            limit_s = cell_limit_s(grid.spec.preset.cell_timeout, summary.ran, cell)
-            result, files = grid.runner.run(cell, method, config, limit_s)
+            if claim.state is ClaimState.FAILED:  # the folder stopped taking files: not computed
+                result, files = grid.runner.unclaimed(cell, method, config, claim.error or ""), None
+            else:
+                limit_s = cell_limit_s(grid.spec.preset.cell_timeout, summary.ran, cell)
+                result, files = grid.runner.run(cell, method, config, limit_s)
             grid.store.write(cell, result, files)
         summary.ran.append(result)
         if on_result is not None:

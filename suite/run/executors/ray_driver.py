@@ -122,13 +122,15 @@ def run_on_ray(
     """Run `cells` on Ray; the same summary as `run_local`, and the same records on disk."""
     ray = import_ray()
     plan, summary = start(grid, cells)
-    if not plan.to_run:
-        return summary
-    started_here = connect(options)
+    started_here = False
     try:
+        if not plan.to_run:
+            return summary
+        started_here = connect(options)
         check_resources(ray, options)
         return _Driver(ray, grid, options, spec, summary, on_result).run(plan.to_run)
     finally:
+        grid.store.close()
         if started_here:
             ray.shutdown()
 
@@ -165,6 +167,11 @@ class _Driver:
                 self.summary.busy.append(cell)
             elif claim.state is ClaimState.FINISHED:
                 self.summary.skipped.append(cell)
+            elif claim.state is ClaimState.FAILED:  # the folder stopped taking files: not computed
+                result = new_result(self.identity, cell, method, config, "ray")
+                result.error = f"not run: {claim.error}"
+                self.store.write(cell, result, None)
+                self.summary.ran.append(result)
             else:
                 self.claims[cell] = claim
                 cells.append((cell, method, config))
