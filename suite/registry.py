@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from suite.discovery import Declaration, PluginSource, builtin_sources, declared_methods, entry_point_sources
 from suite.errors import SuiteError, clipped
-from suite.spec.knobs import FLAG, _items, _typed, _unknown_knob, knobs_of, with_knobs
+from suite.spec.knobs import FLAG, _items, _typed, _unknown_knob, format_value, knobs_of, with_knobs
+from suite.spec.search import NO_KNOBS, SearchSpace
 
 if TYPE_CHECKING:  # the interface imports torch: only a method's own module needs it
     from suite.api import MethodInfo, PruningMethod
@@ -41,6 +42,7 @@ class RegisteredMethod:
     cls: type[PruningMethod]
     info: MethodInfo
     config: Any | None
+    search: SearchSpace = NO_KNOBS  # what `tune` varies besides the learning rate (suite.spec.search)
 
     def create(self, knobs: Mapping[str, Any] | None = None) -> PruningMethod:
         """An instance with the registered Config, or with some of its knobs set (suite.spec.knobs)."""
@@ -65,8 +67,10 @@ class UnknownMethodError(SuiteError):
     pass
 
 
-def register_method(info: MethodInfo, config: Any | None = None) -> Callable[[M], M]:
-    """Class decorator. Stack it to register variants (same class, other Config) by name."""
+def register_method(info: MethodInfo, config: Any | None = None, search: SearchSpace | None = None) -> Callable[[M], M]:
+    """Class decorator. Stack it to register variants (same class, other Config) by name. `search`: the
+    knobs `tune` varies for this method, beside the learning rate every method is tuned on (its card
+    says why those)."""
     # The file that registers (not the class's module: `magnitude` registers a class of `ksp`'s).
     caller = sys._getframe(1).f_globals.get("__file__")
 
@@ -90,10 +94,28 @@ def register_method(info: MethodInfo, config: Any | None = None) -> Callable[[M]
                 f"method name '{info.name}' is registered twice ({_qualname(existing.cls)} and "
                 f"{_qualname(cls)}); rename one of them"
             )
-        _REGISTRY[info.name] = RegisteredMethod(cls, info, config)
+        registered = RegisteredMethod(cls, info, config, search or NO_KNOBS)
+        check_search_space(registered)
+        _REGISTRY[info.name] = registered
         return cls
 
     return decorate
+
+
+def check_search_space(registered: RegisteredMethod) -> None:
+    """SuiteError (one line) unless every dimension of the method's search space is one of its knobs and
+    every value the space can give is one the knob admits, so no trial is refused by the Config."""
+    name = registered.info.name
+    knobs = {k.path: k for k in knobs_of(registered.default_config())}
+    for path, param in registered.search.params.items():
+        knob = knobs.get(path)
+        if knob is None:
+            raise SuiteError(f"{name}'s search space names '{path}', which is not one of its knobs: {', '.join(knobs)}")
+        outside = [value for value in param.bounds() if knob.allowed is not None and not knob.allowed.admits(value)]
+        if outside:
+            raise SuiteError(
+                f"{name}'s search space for {path} ({param}) reaches {outside[0]!r}; {path} must be {knob.allowed}"
+            )
 
 
 def _qualname(cls: type) -> str:
@@ -312,3 +334,17 @@ def _split_key(key: str, known: set[str]) -> tuple[str, str]:
     check_known(parts[0])  # raises the unknown-method error with its "did you mean"
     # A name that only a plugin import added.
     raise SuiteError(f"{FLAG}: '{clipped(key)}' names no knob of a known method")
+
+
+def typed_knobs(method: str, values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Knob values stored as JSON (a tuned file: `source`) typed as the method's Config declares them (a
+    float knob given 2 becomes 2.0, so the config hash is the one the same value from the command line
+    gives), checked as `--method-args` values are."""
+    table = {knob.path: knob for knob in knobs_of(get_registered(method).default_config())}
+    typed = {}
+    for path, value in values.items():
+        if path not in table:
+            raise SuiteError(f"{source}: {_unknown_knob(method, path, list(table))}")
+        typed[path] = _typed(method, table[path], format_value(value))
+    with_knobs(method, get_registered(method).default_config(), typed)
+    return typed

@@ -25,6 +25,7 @@ from suite.distill import prediction_loss
 from suite.errors import SuiteError
 from suite.flops import FlopReport, head_size
 from suite.registry import register_method
+from suite.spec.search import LogUniform, SearchSpace
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def shapes_of(model: nn.Module, seq_len: int) -> Shapes:
         paper="Xia, Zhong, Chen. Structured Pruning Learns Compact and Accurate Models. ACL 2022 (arXiv 2204.00408)",
         needs_teacher=True,
         start="teacher",
-    )
+    ),
+    search=SearchSpace({"mask_lr": LogUniform(1e-3, 1e-1), "mask_travel": LogUniform(5.0, 80.0)}),
 )
 class CoFiPruning(PruningMethod):
     Config = CoFiConfig

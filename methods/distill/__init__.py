@@ -13,6 +13,7 @@ from suite.errors import SuiteError
 from suite.flops import FlopReport
 from suite.registry import register_method
 from suite.sizing import DenseShape, student_shape
+from suite.spec.search import LogUniform, SearchSpace
 from suite.structure import drop_layers, narrow_ffn
 
 
@@ -42,7 +43,8 @@ def student_layers(student: int, teacher: int, init: str = "mapped") -> list[int
         paper="Sanh et al. 2019 (DistilBERT: student from teacher layers); Jiao et al. 2020 (TinyBERT losses)",
         needs_teacher=True,
         start="teacher",
-    )
+    ),
+    search=SearchSpace({"kd.temperature": LogUniform(1.0, 8.0), "kd.hidden": LogUniform(0.1, 10.0)}),
 )
 class SmallDenseStudent(DistillsFromTeacher, PruningMethod):
     Config = SmallDenseConfig

@@ -18,6 +18,7 @@ from suite.distill import DistillsFromTeacher, KDWeights
 from suite.errors import SuiteError
 from suite.flops import count_flops, head_size
 from suite.registry import register_method
+from suite.spec.search import Choice, LogUniform, SearchSpace
 from suite.structure import structure_of
 
 START_FROM = ("teacher", "model")
@@ -110,7 +111,8 @@ def plan_for_budget(model: nn.Module, reference_dense: float, budget: float, seq
         "Yang, Cui, Chen, Wang. TextPruner: A Model Pruning Toolkit for Pre-Trained Language Models. "
         "ACL 2022 System Demonstrations (arXiv 2203.15996)",
         needs_teacher=True,
-    )
+    ),
+    search=SearchSpace({"start_from": Choice(START_FROM), "kd.temperature": LogUniform(1.0, 8.0)}),
 )
 class HeadPruning(DistillsFromTeacher, PruningMethod):
     Config = HeadPruningConfig

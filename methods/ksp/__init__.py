@@ -15,6 +15,7 @@ from suite.api import COUNT, FRACTION, MethodInfo, RunContext, WeightSparsityMet
 from suite.distill import DistillsFromTeacher, KDWeights
 from suite.registry import register_method
 from suite.sparsity import EncoderMasks, kept_fraction_for_budget
+from suite.spec.search import LogUniform, SearchSpace
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class GradualMagnitudeConfig:
         paper="Xu, Yen, Zhao, Xiao. Rethinking Network Pruning under the Pre-train and Fine-tune Paradigm. "
         "NAACL 2021 (arXiv 2104.08682)",
         needs_teacher=True,
-    )
+    ),
+    search=SearchSpace({"kd.temperature": LogUniform(1.0, 8.0), "kd.hidden": LogUniform(0.1, 10.0)}),
 )
 class GradualMagnitudePruning(DistillsFromTeacher, WeightSparsityMethod):
     Config = GradualMagnitudeConfig

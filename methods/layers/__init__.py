@@ -17,6 +17,7 @@ from suite.errors import SuiteError
 from suite.flops import FlopReport
 from suite.registry import register_method
 from suite.sizing import deepest_full_width, student_shape
+from suite.spec.search import Choice, LogUniform, SearchSpace
 from suite.structure import drop_layers, narrow_ffn
 
 
@@ -46,7 +47,8 @@ def kept_layers(strategy: str, total: int, keep: int) -> list[int]:
         paper="Sajjad, Dalvi, Durrani, Nakov. On the Effect of Dropping Layers of Pre-trained Transformer "
         "Models (Poor Man's BERT), 2020",
         needs_teacher=True,
-    )
+    ),
+    search=SearchSpace({"strategy": Choice(("top", "alternate")), "kd.temperature": LogUniform(1.0, 8.0)}),
 )
 class LayerDrop(DistillsFromTeacher, PruningMethod):
     Config = LayerDropConfig

@@ -6,6 +6,7 @@ SparseBERT's own ablation: does the knowledge matter? Registered as a variant of
 from methods.ksp import GradualMagnitudeConfig, GradualMagnitudePruning
 from suite.api import MethodInfo
 from suite.registry import register_method
+from suite.spec.search import SearchSpace, Uniform
 
 register_method(
     MethodInfo(
@@ -14,4 +15,5 @@ register_method(
         paper="Zhu & Gupta 2017 schedule; the no-distillation ablation of Xu et al. NAACL 2021",
     ),
     config=GradualMagnitudeConfig(distill=False),
+    search=SearchSpace({"initial_sparsity": Uniform(0.0, 0.7)}),
 )(GradualMagnitudePruning)

@@ -23,6 +23,7 @@ from suite.errors import SuiteError
 from suite.flops import encoder_linears
 from suite.registry import register_method
 from suite.sparsity import kept_fraction_for_budget
+from suite.spec.search import LogUniform, SearchSpace
 
 REGULARIZATIONS = ("disabled", "l1", "l0")
 
@@ -47,7 +48,8 @@ class MovementConfig:
         summary="Movement pruning: top-k on learned movement scores (nn_pruning) during task distillation",
         paper="Sanh, Wolf, Rush. Movement Pruning: Adaptive Sparsity by Fine-Tuning. NeurIPS 2020 (arXiv 2005.07683)",
         needs_teacher=True,
-    )
+    ),
+    search=SearchSpace({"mask_scores_learning_rate": LogUniform(1e-3, 1e-1), "kd.temperature": LogUniform(1.0, 8.0)}),
 )
 class MovementPruning(DistillsFromTeacher, WeightSparsityMethod):
     Config = MovementConfig

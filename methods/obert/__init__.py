@@ -18,6 +18,7 @@ from suite.api import COUNT, POSITIVE, MethodInfo, OneOf, RunContext, WeightSpar
 from suite.distill import DistillsFromTeacher, KDWeights
 from suite.registry import register_method
 from suite.sparsity import EncoderMasks, kept_fraction_for_budget
+from suite.spec.search import Choice, LogUniform, SearchSpace
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def pruning_events(ramp_start: int, ramp_end: int, count: int) -> list[int]:
         paper="Kurtic, Campos, Nguyen, Frantar, Kurtz, Fineran, Goin, Alistarh. The Optimal BERT Surgeon: "
         "Scalable and Accurate Second-Order Pruning for Large Language Models. EMNLP 2022 (arXiv 2203.07259)",
         needs_teacher=True,
-    )
+    ),
+    search=SearchSpace({"damp": LogUniform(1e-8, 1e-5), "block_size": Choice((8, 16, 32))}),
 )
 class OptimalBertSurgeon(DistillsFromTeacher, WeightSparsityMethod):
     Config = OBertConfig

@@ -16,6 +16,7 @@ from torch import nn
 from suite.api import COUNT, FRACTION, MethodInfo, OneOf, RunContext, WeightSparsityMethod, check_ranges, knob
 from suite.registry import register_method
 from suite.sparsity import EncoderMasks, kept_fraction_for_budget
+from suite.spec.search import SearchSpace, Uniform
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ class PlatonScores:
         summary="PLATON: gradual unstructured pruning by importance x uncertainty (UCB) of |w·grad|",
         paper="Zhang, Zuo, Liang, Bukharin, He, Chen, Zhao. PLATON: Pruning Large Transformer Models with "
         "Upper Confidence Bound of Weight Importance. ICML 2022 (arXiv 2206.12562)",
-    )
+    ),
+    search=SearchSpace({"beta1": Uniform(0.5, 0.95), "beta2": Uniform(0.5, 0.99)}),
 )
 class Platon(WeightSparsityMethod):
     Config = PlatonConfig

@@ -59,6 +59,10 @@ class RunResult:
     git_sha: str | None = None
     hardware: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # Where the cell's knobs and learning rate came from when a tuned file set them (suite.spec.tuned):
+    # file, sha256, trials, budget, chosen, heldout_score, overridden. None: the preset's and the
+    # method's defaults. Written by every run; a record without the field predates tuning (untuned).
+    tuning: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,7 +70,9 @@ class RunResult:
 
 
 # Every field a record of SCHEMA_VERSION holds (validate requires them all).
-RECORD_FIELDS = tuple(f.name for f in fields(RunResult))
+# Fields added within schema 1 that an older record may lack, with the meaning of their absence.
+ADDED_FIELDS = {"tuning": None}
+RECORD_FIELDS = tuple(f.name for f in fields(RunResult) if f.name not in ADDED_FIELDS)
 
 
 def role_of(record: dict[str, Any]) -> str:

@@ -48,6 +48,7 @@ def new_result(
         method_config=method_config(method),
         run_config=config,
         data=identity.data_identity(cell.task),
+        tuning=identity.tuning(cell.task, cell.method),
         device=inputs.placement.record,
         precision=inputs.placement.precision,
         executor={"name": executor, "host": socket.gethostname()},
@@ -116,7 +117,8 @@ class CellRunner:
             result.teacher = teacher.summary if teacher else None
             lineage = self.identity.lineage(cell.task, method)
             teacher_model = teacher.model if teacher else None
-            trained = self.fitter.fit(cell.task, cell.seed, method, Budget(cell.budget), teacher_model, lineage)
+            train = self.identity.train_for(cell.task, cell.method)
+            trained = self.fitter.fit(cell.task, cell.seed, method, Budget(cell.budget), teacher_model, lineage, train)
             model, evaluation, curve = trained.model, trained.evaluation, trained.stats.curve
             result.train_steps, result.train_examples = trained.stats.steps, trained.stats.examples
             result.training = {

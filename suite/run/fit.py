@@ -25,7 +25,7 @@ from suite.compute.train import TrainStats, make_loader, train
 from suite.flops import FlopReport, count_flops, training_flops
 from suite.run.inputs import Inputs
 from suite.spec.rules import Lineage
-from suite.spec.schedules import PruningSchedule
+from suite.spec.schedules import PruningSchedule, TrainConfig
 from suite.spec.tasks import TaskSpec
 
 CALIBRATION_BATCHES = 4
@@ -96,10 +96,10 @@ class Fitter:
         budget: Budget,
         teacher: nn.Module | None,
         lineage: Lineage,
+        cfg: TrainConfig,
     ) -> Trained:
         data = self.inputs.task_data(task_name)
         collator = self.inputs.collator
-        cfg = self.preset.train_for(task_name)
         device = self.placement.device
         model = starting_model(method, self.preset.model, data.task, seed, lineage.start, teacher).to(device)
         batches = _calibration_batches(data, collator, cfg.batch_size, seed)

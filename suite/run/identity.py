@@ -18,11 +18,13 @@ from suite.api import PruningMethod
 from suite.compute.data import source_identity
 from suite.records.layout import Cell
 from suite.records.provenance import config_hash
-from suite.registry import get_method
+from suite.registry import get_method, typed_knobs
 from suite.run.inputs import Inputs
 from suite.spec.presets import Preset
 from suite.spec.rules import Lineage, method_lineage, teacher_lineage
+from suite.spec.schedules import TrainConfig
 from suite.spec.splits import split_config
+from suite.spec.tuned import TunedSettings, knob_overrides
 
 TEACHER_METHOD = "teacher"  # plain fine-tuning for S steps (methods/teacher)
 
@@ -39,6 +41,9 @@ class RunSpec:
     precision: str  # resolved, never "auto"
     # Knobs set per method (suite.spec.knobs: typed, checked); they change the method's Config.
     method_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Settings `tune` chose per (task, method) (suite.spec.tuned): knobs under method_args (the command
+    # line wins) and the cell's learning rate. Hashed through what they set, not as a file.
+    tuned: TunedSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -83,9 +88,32 @@ class Identity:
     def preset(self) -> Preset:
         return self.spec.preset
 
-    def method(self, name: str) -> PruningMethod:
-        """A fresh instance of the method `name`, with this run's knobs for it."""
-        return get_method(name, self.method_args.get(name))
+    def knobs(self, task: str, name: str) -> dict[str, Any]:
+        """The knobs of `name`'s cells of `task`: the tuned ones, then the command line's over them."""
+        choice = self.spec.tuned.choice(task, name) if self.spec.tuned is not None else None
+        tuned = typed_knobs(name, choice.knobs, f"tuned file {self.spec.tuned.file}") if choice else {}
+        return {**tuned, **self.method_args.get(name, {})}
+
+    def method(self, name: str, task: str) -> PruningMethod:
+        """A fresh instance of the method `name`, with this run's knobs for its cells of `task`."""
+        return get_method(name, self.knobs(task, name))
+
+    def train_for(self, task: str, name: str) -> TrainConfig:
+        """The training settings of `name`'s cells of `task`: the preset's, at the tuned learning rate
+        where the run applies a tuned file that has one."""
+        train = self.preset.train_for(task)
+        choice = self.spec.tuned.choice(task, name) if self.spec.tuned is not None else None
+        return train if choice is None else dataclasses.replace(train, learning_rate=choice.learning_rate)
+
+    def tuning(self, task: str, name: str) -> dict[str, Any] | None:
+        """The record's `tuning` for `name`'s cells of `task`: where its settings came from, or None."""
+        if self.spec.tuned is None:
+            return None
+        choice = self.spec.tuned.choice(task, name)
+        if choice is None:
+            return None
+        tuned = typed_knobs(name, choice.knobs, f"tuned file {self.spec.tuned.file}")
+        return self.spec.tuned.record(task, name, knob_overrides(tuned, self.method_args.get(name, {})))
 
     def data_config(self, task: str) -> dict[str, Any]:
         """What decides the data a cell sees. The folder's path is left out (a copy elsewhere with the
@@ -114,7 +142,7 @@ class Identity:
             "task": task,
             "seed": seed,
             "method": TEACHER_METHOD,
-            "train": dataclasses.asdict(self.preset.train_for(task)),
+            "train": dataclasses.asdict(self.train_for(task, TEACHER_METHOD)),
             "data": self.data_config(task),
             "device": self.spec.device,
             "precision": self.spec.precision,
@@ -140,6 +168,7 @@ class Identity:
         config = self.teacher_config(cell.task, cell.seed)
         config.update(
             method=cell.method,
+            train=dataclasses.asdict(self.train_for(cell.task, cell.method)),
             method_config=method_config(method),
             budget=cell.budget,
             flop_seq_len=self.preset.flop_seq_len,

@@ -68,7 +68,7 @@ def plan_grid(identity: Identity, store: ResultStore, cells: list[Cell]) -> Grid
     grid = GridPlan()
     for cell in cells:
         try:
-            method = identity.method(cell.method)
+            method = identity.method(cell.method, cell.task)
             reason = method.unreachable(
                 inputs.reference_model(cell.task), inputs.reference_flops(cell.task), Budget(cell.budget)
             )

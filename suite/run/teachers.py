@@ -328,7 +328,8 @@ class Teachers:
     def _train(self, task: str, seed: int, key: str) -> Teacher:
         run_log.info("training teacher %s for %s seed %d", key, task, seed)
         lineage = self.identity.teacher_lineage(task)
-        trained = self.fitter.fit(task, seed, get_method(TEACHER_METHOD), Budget(1.0), None, lineage)
+        train = self.identity.train_for(task, TEACHER_METHOD)
+        trained = self.fitter.fit(task, seed, get_method(TEACHER_METHOD), Budget(1.0), None, lineage, train)
         evaluation = trained.evaluation
         meta = {
             "id": key,

@@ -142,7 +142,7 @@ def run_cell(
             if teacher.meta["id"] != expected:
                 raise RuntimeError(f"the driver sent teacher {teacher.meta['id']}, this cell needs {expected}")
             worker.teachers.remember(expected, teacher)
-        method = worker.identity.method(cell.method)
+        method = worker.identity.method(cell.method, cell.task)
         result, files = worker.runner.run(cell, method, config)
     return CellOutcome(result, files, captured.text)
 
