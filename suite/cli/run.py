@@ -38,19 +38,14 @@ if TYPE_CHECKING:
     from suite.run.executors.ray_driver import RayOptions
     from suite.run.grid import Grid
     from suite.spec.presets import Preset
+    from suite.spec.tuned import TunedSettings
 
 NAME = "run"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser(NAME, help="run a grid of task x method x budget x seed cells")
-    run.add_argument("--preset", default="quick", help=PRESET_HELP)
-    run.add_argument(
-        "--methods",
-        default="all",
-        help="'all', names or patterns, comma-separated, in order; '-NAME' or '-PATTERN' removes methods "
-        "(e.g. all,-random or all,-m*; write --methods=-random when the first item is one) (default: all)",
-    )
+    add_grid_arguments(run)
     run.add_argument(
         "--method-args",
         action="append",
@@ -64,63 +59,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="list the cells the run would compute, skip (finished) and not run (unreachable); train and write nothing",
     )
-    run.add_argument("--tasks", type=_csv(str), help="comma-separated GLUE tasks, e.g. sst2,mrpc")
     run.add_argument("--budgets", type=_csv(float), help="FLOP fractions in (0, 1], e.g. 0.5,0.1")
     run.add_argument("--seeds", type=_csv(int), help="e.g. 0,1,2")
-    run.add_argument("--model", help=MODEL_HELP)
-    run.add_argument("--max-train-samples", type=int, help="seeded train subsample size")
-    run.add_argument("--max-eval-samples", type=int, help="seeded dev subsample size (default: all)")
-    run.add_argument(
-        "--epochs", type=_epochs, help="the teacher's epochs S for every task (compared rows train 2S lineage steps)"
-    )
-    run.add_argument(
-        "--max-steps", type=int, help="the teacher's optimizer steps S (overrides epochs; compared rows train 2S)"
-    )
-    run.add_argument(
-        "--heldout",
-        type=_heldout,
-        metavar="N|FRACTION|none",
-        help="hold out N examples (or a fraction) of each task's training data that no row trains on, the same "
-        "for every seed and method; part of the data identity (default: the preset's; none: no held-out split)",
-    )
     run.add_argument(
         "--eval-split",
         choices=EVAL_SPLITS,
         help="score cells on dev or on the held-out part (needs --heldout; default: the preset's, dev; "
         "default results folder results/<preset>-heldout)",
     )
-    run.add_argument("--learning-rate", type=_positive_float)
-    run.add_argument("--batch-size", type=int)
-    run.add_argument("--lr-schedule", choices=["linear", "constant"], help="learning-rate schedule for every method")
     run.add_argument("--results-dir", type=Path, help="default: results/<preset>")
-    run.add_argument("--glue-dir", type=Path, help=GLUE_DIR_HELP)
-    run.add_argument(
-        "--cache-dir", type=Path, help="teacher cache (default: $PRUNE_SUITE_CACHE or ~/.cache/prune_suite)"
-    )
-    run.add_argument(
-        "--plugins",
-        action="append",
-        default=[],
-        metavar=PLUGINS_METAVAR,
-        help="import extra method plugins (repeatable)",
-    )
-    run.add_argument(
-        "--device", default="auto", help="auto (default: the GPU when there is one) | cpu | cuda | cuda:N | mps"
-    )
-    run.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="autocast dtype of forward passes; auto (default): bf16 where the device computes it natively,"
-        " else fp32 (weights, masks and losses stay fp32; fp16 on CUDA only)",
-    )
-    run.add_argument(
-        "--batching",
-        choices=BATCHINGS,
-        help="training batches: random, or grouped by length (reshuffled per epoch); default: the preset's",
-    )
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run.add_argument("--cell-timeout", type=_cell_timeout, metavar="SECONDS|auto|off", help=CELL_TIMEOUT_HELP)
     run.add_argument(
         "--save-models",
         action="store_true",
@@ -132,16 +79,82 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="also write the training curves as TensorBoard runs under <results>/tensorboard (needs tensorboard)",
     )
     run.add_argument(
+        "--tuned",
+        metavar="FILE|none",
+        help="apply the knobs and learning rates `tune` chose (a tuned file); default: suite/tuned/<preset>.json "
+        "where the preset has one; none: the preset's and methods' defaults",
+    )
+
+
+def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags `run` and `tune` share: which preset, methods and data, the training settings, the
+    device and the executor."""
+    parser.add_argument("--preset", default="quick", help=PRESET_HELP)
+    parser.add_argument(
+        "--methods",
+        default="all",
+        help="'all', names or patterns, comma-separated, in order; '-NAME' or '-PATTERN' removes methods "
+        "(e.g. all,-random or all,-m*; write --methods=-random when the first item is one) (default: all)",
+    )
+    parser.add_argument("--tasks", type=_csv(str), help="comma-separated GLUE tasks, e.g. sst2,mrpc")
+    parser.add_argument("--model", help=MODEL_HELP)
+    parser.add_argument("--max-train-samples", type=int, help="seeded train subsample size")
+    parser.add_argument("--max-eval-samples", type=int, help="seeded dev subsample size (default: all)")
+    parser.add_argument(
+        "--epochs", type=_epochs, help="the teacher's epochs S for every task (compared rows train 2S lineage steps)"
+    )
+    parser.add_argument(
+        "--max-steps", type=int, help="the teacher's optimizer steps S (overrides epochs; compared rows train 2S)"
+    )
+    parser.add_argument(
+        "--heldout",
+        type=_heldout,
+        metavar="N|FRACTION|none",
+        help="hold out N examples (or a fraction) of each task's training data that no row trains on, the same "
+        "for every seed and method; part of the data identity (default: the preset's; none: no held-out split)",
+    )
+    parser.add_argument("--learning-rate", type=_positive_float)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr-schedule", choices=["linear", "constant"], help="learning-rate schedule for every method")
+    parser.add_argument("--glue-dir", type=Path, help=GLUE_DIR_HELP)
+    parser.add_argument(
+        "--cache-dir", type=Path, help="teacher cache (default: $PRUNE_SUITE_CACHE or ~/.cache/prune_suite)"
+    )
+    parser.add_argument(
+        "--plugins",
+        action="append",
+        default=[],
+        metavar=PLUGINS_METAVAR,
+        help="import extra method plugins (repeatable)",
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto (default: the GPU when there is one) | cpu | cuda | cuda:N | mps"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="autocast dtype of forward passes; auto (default): bf16 where the device computes it natively,"
+        " else fp32 (weights, masks and losses stay fp32; fp16 on CUDA only)",
+    )
+    parser.add_argument(
+        "--batching",
+        choices=BATCHINGS,
+        help="training batches: random, or grouped by length (reshuffled per epoch); default: the preset's",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--cell-timeout", type=_cell_timeout, metavar="SECONDS|auto|off", help=CELL_TIMEOUT_HELP)
+    parser.add_argument(
         "--executor",
         choices=["local", "ray"],
         default="local",
         help="local (default): the cells one after another in this process; ray: as Ray tasks",
     )
-    run.add_argument("--ray-address", help="ray: join a running cluster ('auto' or ray://HOST:PORT)")
-    run.add_argument("--workers", type=int, help="ray: start a local cluster for N cells at once (default: CPUs)")
-    run.add_argument("--cpus-per-cell", type=_positive_float, help="ray: CPUs reserved per cell (default 1)")
-    run.add_argument("--gpus-per-cell", type=_non_negative_float, help="ray: GPUs per cell, fractions allowed")
-    run.add_argument("--max-retries", type=int, help="ray: retries of a cell whose worker died (default 2)")
+    parser.add_argument("--ray-address", help="ray: join a running cluster ('auto' or ray://HOST:PORT)")
+    parser.add_argument("--workers", type=int, help="ray: start a local cluster for N cells at once (default: CPUs)")
+    parser.add_argument("--cpus-per-cell", type=_positive_float, help="ray: CPUs reserved per cell (default 1)")
+    parser.add_argument("--gpus-per-cell", type=_non_negative_float, help="ray: GPUs per cell, fractions allowed")
+    parser.add_argument("--max-retries", type=int, help="ray: retries of a cell whose worker died (default 2)")
 
 
 @dataclass(frozen=True)
@@ -161,6 +174,7 @@ class RunRequest:
     dry_run: bool
     save_models: bool
     tensorboard: bool
+    tuned: TunedSettings | None = None  # the knobs and learning rates `tune` chose, applied per cell
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RunRequest:
@@ -212,6 +226,7 @@ class RunRequest:
         load_plugins(args.plugins)
         methods = resolve_method_names(args.methods)
         method_args = parse_method_args(args.method_args, methods)
+        tuned = resolve_tuned(args.tuned, preset)
         return cls(
             preset=preset,
             methods=tuple(methods),
@@ -226,7 +241,35 @@ class RunRequest:
             dry_run=args.dry_run,
             save_models=args.save_models,
             tensorboard=args.tensorboard,
+            tuned=tuned,
         )
+
+
+NO_TUNED = "none"
+
+
+def resolve_tuned(flag: str | None, preset: Preset) -> TunedSettings | None:
+    """The tuned file a run applies: `--tuned FILE` (refused in one line unless it was tuned under this
+    run's settings), `--tuned none`, or by default the preset's committed one where it has one and it
+    applies (where the run's settings differ from its, it is left out with a warning)."""
+    from suite.records.tuned_file import default_tuned_path, read_tuned
+
+    if flag == NO_TUNED:
+        return None
+    if flag is not None:
+        tuned = read_tuned(Path(flag))
+        tuned.check_applies(preset)
+        return tuned
+    path = default_tuned_path(preset.name)
+    if not path.is_file():
+        return None
+    tuned = read_tuned(path, f"suite/tuned/{path.name}")
+    try:
+        tuned.check_applies(preset)
+    except SuiteError as exc:
+        print(f"warning: the preset's tuned settings are not applied: {exc}", file=sys.stderr)
+        return None
+    return tuned
 
 
 def default_results_dir(preset: Preset) -> Path:
@@ -332,6 +375,7 @@ def execute(request: RunRequest) -> int:
         method_args=method_args,
         execution=execution,
         read_only=request.dry_run,
+        tuned=request.tuned,
     )
     cells = expand_grid(preset, methods)
     print(
@@ -342,6 +386,7 @@ def execute(request: RunRequest) -> int:
     )
     for method, values in method_args.items():
         print(f"{method} knobs: " + ", ".join(f"{k}={format_value(v)}" for k, v in values.items()), file=sys.stderr)
+    print_tuning(request.tuned, methods, preset.tasks)
     if request.dry_run:
         return print_plan(grid, cells)
 
@@ -390,6 +435,19 @@ def execute(request: RunRequest) -> int:
         file=sys.stderr,
     )
     return 1 if summary.any_failed else 0
+
+
+def print_tuning(tuned: TunedSettings | None, methods: list[str], tasks: tuple[str, ...]) -> None:
+    """Which cells run with tuned settings, and which with the defaults."""
+    if tuned is None:
+        print("tuning: none (the preset's learning rate and each method's default knobs)", file=sys.stderr)
+        return
+    missing = [f"{t}/{m}" for t in tasks for m in methods if tuned.choice(t, m) is None]
+    print(
+        f"tuning: {tuned.file} ({tuned.trials} trials per method at budget {tuned.budget:g}, on the held-out split)"
+        + (f"; untuned (not in the file): {', '.join(missing)}" if missing else ""),
+        file=sys.stderr,
+    )
 
 
 def _left(seconds: float | None) -> str:

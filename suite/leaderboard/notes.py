@@ -1,4 +1,5 @@
-"""The lines under each table and atop the headline: seeds, missing CIs, the signal check, the training rule.
+"""The lines under each table and atop the headline: seeds, missing CIs, the signal check, the training
+rule, unequal tuning.
 
 Each says what qualifies the numbers next to it, so a reader never has to find it in the README.
 """
@@ -12,6 +13,7 @@ from suite.leaderboard.rows import Row
 from suite.leaderboard.signal_check import NO_SIGNAL, NOT_RUN, SIGNAL
 from suite.leaderboard.tables import table_rows
 from suite.leaderboard.training_rule import LEGACY_NOTE, violations
+from suite.leaderboard.tuning import tuning_notes
 
 
 def seeds_line(board: Board, budget: float) -> str:
@@ -126,4 +128,9 @@ def training_notes(board: Board) -> list[str]:
 
 
 def table_notes(board: Board, budget: float) -> list[str]:
-    return [*interval_notes(board, budget), *signal_notes(board), *training_notes(board)]
+    return [
+        *interval_notes(board, budget),
+        *signal_notes(board),
+        *training_notes(board),
+        *tuning_notes(board, budget),
+    ]

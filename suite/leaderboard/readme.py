@@ -20,6 +20,7 @@ from suite.leaderboard.reported import reported_markdown
 from suite.leaderboard.rows import REFERENCE
 from suite.leaderboard.signal_check import NO_SIGNAL
 from suite.leaderboard.training_rule import LEGACY_NOTE
+from suite.leaderboard.tuning import format_rate, learning_rate, tuning_of, tuning_section
 from suite.records.schema import ROLE_METHOD, ROLE_TEACHER, ROLE_TRIVIAL, role_of
 
 # The files of a leaderboard folder, named here because the README names every one of them.
@@ -175,6 +176,27 @@ otherwise it says it could not run, and the task stays in the average. Here the 
 {verdicts}"""
 
 
+def _without_rate(train: Any) -> Any:
+    return {k: v for k, v in train.items() if k != "learning_rate"} if isinstance(train, dict) else train
+
+
+def _configs(records: list[dict]) -> int:
+    """Distinct training settings; a tuned record's own learning rate is not another configuration
+    (the tuned file set it), so it counts apart only where it differs in anything else."""
+    untuned = _distinct((r.get("run_config") or {}).get("train") for r in records if tuning_of(r) is None)
+    plain = [_without_rate(t) for t in untuned]
+    tuned = _distinct(_without_rate((r.get("run_config") or {}).get("train")) for r in records if tuning_of(r))
+    return len(untuned) + sum(1 for t in tuned if t not in plain)
+
+
+def _rate_column(records: list[dict]) -> str:
+    rates = _distinct(learning_rate(r) for r in records)
+    if len(rates) > 1 and any(tuning_of(r) for r in records):
+        return "per method (see Tuning)"
+    # Several untuned rates are a configuration mix (`configs` says so): name them all.
+    return ", ".join(format_rate(v) for v in rates) or "–"
+
+
 def _training_rows(board: Board) -> str:
     records = board.records
     rows = []
@@ -196,14 +218,14 @@ def _training_rows(board: Board) -> str:
                 "lineage (teacher)": ", ".join(map(str, check.teacher)) or "–",
                 "epochs": t.get("epochs", "–"),
                 "batch": t.get("batch_size", "–"),
-                "lr": t.get("learning_rate", "–"),
+                "lr": _rate_column(mine),
                 "schedule": t.get("lr_schedule", "–"),
                 "max length": t.get("max_seq_length", "–"),
                 "train cap": d.get("max_train_samples", "–"),
                 # No held-out keys: the record predates held-out splits, or its run had none (suite.spec.splits).
                 "held out": ", ".join(map(str, _distinct(_data(r).get("heldout_size") for r in ok))) or "none",
                 "scored on": ", ".join(_distinct(_data(r).get("eval_split", "dev") for r in ok)) or "–",
-                "configs": len(train),
+                "configs": _configs(mine),
             }
         )
     return pd.DataFrame(rows).astype(str).to_markdown(index=False, disable_numparse=True)
@@ -289,11 +311,16 @@ def render_readme(board: Board, title: str = "Leaderboard") -> str:
         *(["", legacy_training] if legacy_training else []),
         "",
         "`own steps`: optimizer steps of the cell itself; `lineage`: counted from the pre-trained",
-        "checkpoint. `configs` > 1 would mean cells of one task ran with different training settings.",
+        "checkpoint. `configs` > 1 would mean cells of one task ran with different training settings (a",
+        "tuned learning rate does not count: see Tuning).",
         "",
         _training_rows(board),
         "",
         COMPUTE,
+        "",
+        "## Tuning",
+        "",
+        tuning_section(board),
         "",
         "## Teachers",
         "",

@@ -107,6 +107,12 @@ def identity(record: dict[str, Any]) -> dict[str, Any]:
         if isinstance(run_config.get("data"), dict):  # no held-out keys: no held-out split, scored on dev
             for key, value in ABSENT_MEANS.items():
                 out.setdefault(f"run_config.data.{key}", value)
+    tuning = record.get("tuning")
+    if isinstance(tuning, dict):
+        # A tuned file sets each (task, method)'s learning rate: its own, not the board's. What must agree
+        # instead is the file: two tunings never share a board.
+        out.pop("run_config.train.learning_rate", None)
+        out["tuning.sha256"] = tuning.get("sha256")
     return out
 
 

@@ -17,8 +17,17 @@ from suite.spec.tuned import TunedSettings, parse_tuned
 MAX_TUNED_FILE_BYTES = 8 * 1024 * 1024
 
 
-def read_tuned(path: Path) -> TunedSettings:
-    """The tuned file at `path`: a regular file of at most MAX_TUNED_FILE_BYTES of valid JSON, else one line."""
+# The committed tuned files, one per preset that has been tuned (package data).
+TUNED_DIR = Path(__file__).resolve().parents[1] / "tuned"
+
+
+def default_tuned_path(preset: str) -> Path:
+    return TUNED_DIR / f"{preset}.json"
+
+
+def read_tuned(path: Path, name: str | None = None) -> TunedSettings:
+    """The tuned file at `path`: a regular file of at most MAX_TUNED_FILE_BYTES of valid JSON, else one line.
+    `name`: how records name it (default: the path as given)."""
     try:
         info = os.stat(path)
     except OSError as exc:
@@ -35,7 +44,7 @@ def read_tuned(path: Path) -> TunedSettings:
         data = json.loads(blob)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SuiteError(f"--tuned {path} is not JSON ({exc}); write it again with python -m suite tune") from None
-    return parse_tuned(data, str(path), hashlib.sha256(blob).hexdigest())
+    return parse_tuned(data, name or str(path), hashlib.sha256(blob).hexdigest())
 
 
 def write_tuned(path: Path, data: dict[str, Any]) -> None:

@@ -166,9 +166,13 @@ def _check_preset(entries: list[Entry], preset: Preset) -> None:
         if role != ROLE_TRIVIAL and record["seed"] not in preset.seeds:
             entry.add(f"seed {record['seed']} is not one of preset {preset.name}'s")
         carried = identity(record)
+        expected = preset_settings(preset, record["task"])
+        tuned_rate = get_field(record, "tuning", "chosen", "learning_rate")
+        if tuned_rate is not None:  # a tuned file set the cell's rate (the record's `tuning` says which)
+            expected["run_config.train.learning_rate"] = tuned_rate
         differences = [
             f"{name} is {_shown(carried[name])}, the preset's {_shown(value)}"
-            for name, value in preset_settings(preset, record["task"]).items()
+            for name, value in expected.items()
             if name in carried and carried[name] != value
         ]
         if differences:

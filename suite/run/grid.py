@@ -28,6 +28,7 @@ from suite.run.sinks import TensorBoardSink
 from suite.run.teachers import Teachers, TeacherStore
 from suite.run.trivial import write_trivial_rows
 from suite.spec.presets import Preset
+from suite.spec.tuned import TunedSettings
 
 log = logging.getLogger("suite")
 
@@ -53,8 +54,12 @@ class Grid:
         method_args: Mapping[str, Mapping[str, Any]] | None = None,
         execution: Execution | None = None,
         read_only: bool = False,
+        tuned: TunedSettings | None = None,
+        inputs: Inputs | None = None,
     ) -> Grid:
-        """The pieces of one run; `read_only`: a run that only plans (its teacher cache is not cleaned)."""
+        """The pieces of one run; `read_only`: a run that only plans (its teacher cache is not cleaned);
+        `tuned`: the per-(task, method) settings it applies; `inputs`: data and models already loaded
+        for `preset` (a tune's trials share them)."""
         execution = execution or Execution()
         spec = RunSpec(
             preset,
@@ -62,8 +67,10 @@ class Grid:
             placement.device.type,
             placement.precision,
             {name: dict(values) for name, values in (method_args or {}).items()},
+            tuned,
         )
-        inputs = Inputs(preset, glue_dir, placement)
+        if inputs is None or (inputs.preset, inputs.glue_dir, inputs.placement) != (preset, glue_dir, placement):
+            inputs = Inputs(preset, glue_dir, placement)
         identity = Identity(spec, inputs)
         fitter = Fitter(inputs, placement, execution.progress)
         teachers = Teachers(identity, fitter, placement, TeacherStore(cache_dir, clean=not read_only))

@@ -1,0 +1,163 @@
+"""Running a tune: each trial is a cell run through the ordinary grid machinery, in its own folder.
+
+Trial `k` of every study of a phase is one grid (its tasks x that phase's methods) in
+`<tune folder>/trials/<phase>-<k>/`, a results folder like any other: the trial's values reach the
+cells as tuned settings (knobs and learning rate, so in their config hash), the executor (in-process
+or Ray) runs them, and resume, locks and records come with it. A trial's held-out score is read from
+its record and told to its study.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from suite.records.layout import Cell, cell_path
+from suite.records.reader import read_record
+from suite.run.grid import Grid
+from suite.run.identity import TEACHER_METHOD
+from suite.run.plan import GridSummary, expand_grid
+from suite.spec.search import split_trial
+from suite.spec.tuned import TunedChoice, TunedSettings, entry_key, tuned_under
+from suite.tune.plan import PHASES, Study, TunePlan
+from suite.tune.studies import Studies, TrialResult, default_values
+
+log = logging.getLogger("suite")
+
+# Builds the grid of one trial folder: (folder, the settings its cells apply) -> Grid.
+GridFactory = Callable[[Path, TunedSettings], Grid]
+# Runs a grid's cells on an executor (in-process or Ray) and returns its summary.
+Executor = Callable[[Grid, list[Cell]], GridSummary]
+# Told after each trial: (study, trial index, held-out score or None, why it has none).
+Reporter = Callable[[Study, int, float | None, str], None]
+
+
+def trial_dir(folder: Path, phase: str, index: int) -> Path:
+    return folder / "trials" / f"{phase}-{index:03d}"
+
+
+@dataclass
+class TuneOutcome:
+    results: dict[str, list[TrialResult]] = field(default_factory=dict)  # entry_key -> finished trials
+    unreachable: dict[str, str] = field(default_factory=dict)  # entry_key -> why the budget is out of reach
+
+    def complete(self, plan: TunePlan) -> bool:
+        """Every reachable study has all its trials."""
+        return all(
+            len(self.results.get(entry_key(s.task, s.method), [])) == plan.trials
+            for s in plan.studies
+            if entry_key(s.task, s.method) not in self.unreachable
+        )
+
+
+class Tuner:
+    def __init__(self, plan: TunePlan, folder: Path, build: GridFactory, execute: Executor, report: Reporter) -> None:
+        self.plan = plan
+        self.folder = folder
+        self.studies = Studies(folder, plan.trials, plan.seed)
+        self.build, self.execute, self.report = build, execute, report
+        self.outcome = TuneOutcome()
+
+    def run(self) -> TuneOutcome:
+        for phase in PHASES:
+            studies = self.plan.phase(phase)
+            if not studies:
+                continue
+            fixed = self.chosen(TEACHER_METHOD) if phase == PHASES[1] else {}
+            opened = {entry_key(s.task, s.method): self.studies.study(s.task, s.method, _defaults(s)) for s in studies}
+            for index in range(self.plan.trials):
+                self.run_trial(phase, index, studies, opened, fixed)
+            for key, study in opened.items():
+                self.outcome.results[key] = self.studies.results(study)
+        return self.outcome
+
+    def run_trial(
+        self,
+        phase: str,
+        index: int,
+        studies: list[Study],
+        opened: dict[str, optuna.Study],
+        fixed: dict[str, TunedChoice],
+    ) -> None:
+        """Trial `index` of every study of the phase not finished with it, as one grid."""
+        pending: dict[str, tuple[Study, int, dict[str, Any]]] = {}
+        for study in studies:
+            key = entry_key(study.task, study.method)
+            if key in self.outcome.unreachable:
+                continue
+            asked = self.studies.trial(opened[key], index, study.space)
+            if asked is not None:
+                pending[key] = (study, *asked)
+        if not pending:
+            return
+        choices = dict(fixed)
+        for key, (study, _, values) in pending.items():
+            scale, knobs = split_trial(values)
+            rate = self.plan.preset.train_for(study.task).learning_rate * scale
+            choices[key] = TunedChoice(knobs, rate, trials=1, heldout_score=None)
+        folder = trial_dir(self.folder, phase, index)
+        settings = TunedSettings(
+            file=f"{self.studies.path} ({phase} trial {index})",
+            sha256="",
+            preset=self.plan.preset.name,
+            under=tuned_under(self.plan.preset),
+            budget=self.plan.budget,
+            seed=self.plan.seed,
+            trials=1,
+            choices=choices,
+        )
+        grid = self.build(folder, settings)
+        wanted = {(s.task, s.method) for s, _, _ in pending.values()}
+        methods = list(dict.fromkeys(s.method for s, _, _ in pending.values()))
+        cells = [c for c in expand_grid(self.plan.preset, methods) if (c.task, c.method) in wanted]
+        summary = self.execute(grid, cells)
+        unreachable = {(c.task, c.method): reason for c, reason in summary.unreachable}
+        for cell in cells:
+            key = entry_key(cell.task, cell.method)
+            study, number, _ = pending[key]
+            if (cell.task, cell.method) in unreachable:
+                self.outcome.unreachable[key] = unreachable[(cell.task, cell.method)]
+                self.report(study, index, None, f"not tuned: {unreachable[(cell.task, cell.method)]}")
+                continue
+            record = read_record(cell_path(folder, cell.task, cell.method, cell.budget, cell.seed))
+            if record is None:  # another process on this tune is computing it: it tells the study
+                self.report(study, index, None, "being computed by another process")
+                continue
+            score = record.get("score") if record.get("status") == "ok" else None
+            Studies.tell(opened[key], number, score)
+            error = (record.get("error") or "").splitlines()
+            why = "" if score is not None else f"{record.get('status')}" + (f": {error[0]}" if error else "")
+            self.report(study, index, score, why)
+
+    def chosen(self, method: str) -> dict[str, TunedChoice]:
+        """The finished phase's choice for `method` on every task (the teacher, for phase 2)."""
+        choices = {}
+        for study in self.plan.studies:
+            if study.method != method:
+                continue
+            key = entry_key(study.task, study.method)
+            choice = best_choice(self.plan, study, self.outcome.results.get(key, []))
+            if choice is not None:
+                choices[key] = choice
+        return choices
+
+
+def _defaults(study: Study) -> dict[str, Any]:
+    return default_values(study.space, study.defaults)
+
+
+def best_choice(plan: TunePlan, study: Study, results: list[TrialResult]) -> TunedChoice | None:
+    """The best finished trial as a choice (the lowest index among equal scores); None when none scored."""
+    scored = [r for r in results if r.value is not None]
+    if not scored:
+        return None
+    best = max(scored, key=lambda r: (r.value, -r.index))
+    scale, knobs = split_trial(best.params)
+    default = next((r.value for r in results if r.index == 0), None)
+    rate = plan.preset.train_for(study.task).learning_rate * scale
+    return TunedChoice(knobs, rate, trials=len(results), heldout_score=best.value, default_heldout_score=default)
