@@ -15,5 +15,5 @@ register_method(
         paper="Zhu & Gupta 2017 schedule; the no-distillation ablation of Xu et al. NAACL 2021",
     ),
     config=GradualMagnitudeConfig(distill=False),
-    search=SearchSpace({"initial_sparsity": Uniform(0.0, 0.7)}),
+    search=SearchSpace({"initial_sparsity": Uniform(0.0, 0.5)}),
 )(GradualMagnitudePruning)

@@ -53,10 +53,12 @@ def _print_knobs(name: str) -> None:
     from suite.registry import get_registered
     from suite.spec.knobs import format_value, knobs_of, type_name
 
-    knobs = knobs_of(get_registered(name).default_config())
+    registered = get_registered(name)
+    knobs = knobs_of(registered.default_config())
     if not knobs:
         print("    (no knobs)")
     for knob in knobs:
         setting = f"{knob.path}={format_value(knob.value)}"
         allowed = "" if knob.allowed is None else f" {knob.allowed}"
         print(f"    {setting:32s} {type_name(knob.kind):6s}{allowed}".rstrip())
+    print(f"    tuned on: {registered.search.describe()}")

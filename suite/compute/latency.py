@@ -39,7 +39,10 @@ class CSRLinear(nn.Module):
         # The CSR matmul has fp32 kernels only (none for bf16): under autocast it would be handed
         # bf16 operands, so it runs outside autocast in the weight's dtype.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            flat = x.reshape(-1, self.in_features).to(self.weight_csr.dtype)
+            rows = x.shape[:-1].numel()
+            # A structured method can remove every input of a matrix (a layer's whole FFN): reshape's -1
+            # is then ambiguous, so the rows are counted from the leading dimensions.
+            flat = x.reshape(rows, self.in_features).to(self.weight_csr.dtype)
             out = torch.sparse.mm(self.weight_csr, flat.t()).t()
             if self.bias is not None:
                 out = out + self.bias

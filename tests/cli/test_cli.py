@@ -155,7 +155,15 @@ def test_ls_methods_verbose_shows_knobs_defaults_and_ranges(capsys):
             sections[name] = []
         else:
             sections[name].append(line.split(maxsplit=2))  # setting, type, what it admits
-    assert code == 0 and sections["dense"] == [["(no", "knobs)"]]
+    assert code == 0 and sections["dense"] == [
+        ["(no", "knobs)"],
+        ["tuned", "on:", "learning_rate_scale log-uniform [0.25, 4]"],
+    ]
+    assert [
+        "tuned",
+        "on:",
+        "learning_rate_scale log-uniform [0.25, 4]; damp log-uniform [1e-08, 1e-05]; block_size one of 8, 16, 32",
+    ] in sections["obert"]
     assert ["kd.attention=1.0", "float", "finite and >= 0"] in sections["ksp"]
     assert ["mask_updates=100", "int", "in [1, 1000000]"] in sections["ksp"]
     assert ["initial_sparsity=0.0", "float", "in [0, 1)"] in sections["ksp"]

@@ -93,3 +93,19 @@ def test_the_memo_times_each_architecture_once_and_says_which_cell_it_reuses():
     drop_layers(other, [0])
     third = memo.measure(other, "sst2/layers/b0.5/s0", reference=reference)
     assert third["reused"] is False and len(memo) == 2
+
+
+def test_a_csr_linear_with_every_input_pruned_away_gives_the_bias():
+    # A structured method (CoFi) can remove a layer's whole FFN: the matrix keeps its outputs, no inputs.
+    import warnings
+
+    import torch
+    from torch import nn
+
+    from suite.compute.latency import CSRLinear
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "initializing zero-element tensors is a no-op"
+        linear = nn.Linear(0, 4)
+    x = torch.randn(2, 3, 0)
+    assert torch.equal(CSRLinear(linear)(x), linear(x))
