@@ -66,7 +66,8 @@ PLUGIN = textwrap.dedent(
 
 
 @pytest.fixture
-def plugin(tmp_path) -> str:
+def plugin(tmp_path, isolated_registry) -> str:
+    # Registered inside the isolated registry: no later test finds a method that hangs among "all".
     path = tmp_path / "hang_plugin.py"
     path.write_text(PLUGIN)
     load_plugins([str(path)])

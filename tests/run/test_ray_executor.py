@@ -135,7 +135,9 @@ def memory_capped_cluster(cluster):
 
 
 @pytest.fixture
-def plugin(tmp_path) -> str:
+def plugin(tmp_path, isolated_registry) -> str:
+    # Registered inside the isolated registry, so no later test in the process finds `t-always-dies`
+    # (which SIGKILLs whatever process runs it) among "all" methods.
     path = tmp_path / "ray_plugin.py"
     path.write_text(PLUGIN)
     load_plugins([str(path)])
