@@ -209,12 +209,23 @@ def tune(plan: TunePlan, request: TuneRequest) -> int:
     return 1 if data["no_trial_scored"] else 0
 
 
+def _cell_line(result, progress) -> None:
+    """One line per finished cell of a trial, as it finishes (a trial's grid can take many minutes)."""
+    score = "-" if result.score is None else f"{result.score:.2f}"
+    wall = "-" if result.wall_s is None else f"{result.wall_s:.0f}s"
+    print(
+        f"  {result.task:6s} {result.method:10s} {result.status:11s} held-out {score:>6s}  {wall}"
+        f"  [{progress.done}/{progress.total} cells of this trial]",
+        file=sys.stderr,
+    )
+
+
 def _executor(run_request: RunRequest):
     """The executor every trial's grid runs on: in-process, or Ray with the run's options."""
     if run_request.ray_options is None:
         from suite.run.executors.local import run_local
 
-        return run_local
+        return lambda grid, cells: run_local(grid, cells, on_result=_cell_line)
     from suite.run.executors.ray_driver import run_on_ray
     from suite.run.executors.ray_worker import spec_for
 
@@ -224,6 +235,6 @@ def _executor(run_request: RunRequest):
         spec = spec_for(
             grid, run_request.plugins, max(1, int(options.cpus_per_cell)), run_request.placement.device.type
         )
-        return run_on_ray(grid, cells, options, spec)
+        return run_on_ray(grid, cells, options, spec, on_result=_cell_line)
 
     return on_ray

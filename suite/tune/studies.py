@@ -57,7 +57,8 @@ class Studies:
         self.trials = trials
         self.seed = seed
         # Asking is read-then-append on the journal: one process at a time, or two could both take index k.
-        self.ask_lock = FileLock(str(folder / ".studies.ask.lock"))
+        (folder / ".locks").mkdir(exist_ok=True)  # beside the trial folders' own locks: never committed
+        self.ask_lock = FileLock(str(folder / ".locks" / "studies.ask.lock"))
 
     def study(self, task: str, method: str, defaults: dict[str, Any]) -> optuna.Study:
         """The (task, method) study; created with trial 0 enqueued at `defaults` the first time."""
