@@ -9,7 +9,6 @@ its record and told to its study.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +25,6 @@ from suite.spec.search import split_trial
 from suite.spec.tuned import TunedChoice, TunedSettings, entry_key, tuned_under
 from suite.tune.plan import PHASES, Study, TunePlan
 from suite.tune.studies import Studies, TrialResult, default_values
-
-log = logging.getLogger("suite")
 
 # Builds the grid of one trial folder: (folder, the settings its cells apply) -> Grid.
 GridFactory = Callable[[Path, TunedSettings], Grid]

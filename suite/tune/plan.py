@@ -10,7 +10,6 @@ with. Every trial is one cell at the tune's budget and seed, scored on the held-
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -107,8 +106,5 @@ def plan_summary(plan: TunePlan) -> dict[str, Any]:
         "trials": plan.trials,
         "budget": plan.budget,
         "seed": plan.seed,
-        "spaces": {
-            f"{s.task}/{s.method}": json.loads(json.dumps({n: str(p) for n, p in s.space.items()}))
-            for s in plan.studies
-        },
+        "spaces": {f"{s.task}/{s.method}": {n: str(p) for n, p in s.space.items()} for s in plan.studies},
     }
