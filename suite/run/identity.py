@@ -24,7 +24,7 @@ from suite.spec.presets import Preset
 from suite.spec.rules import Lineage, method_lineage, teacher_lineage
 from suite.spec.schedules import TrainConfig
 from suite.spec.splits import split_config
-from suite.spec.tuned import TunedSettings, knob_overrides
+from suite.spec.tuned import TunedChoice, TunedSettings, knob_overrides
 
 TEACHER_METHOD = "teacher"  # plain fine-tuning for S steps (methods/teacher)
 
@@ -88,11 +88,17 @@ class Identity:
     def preset(self) -> Preset:
         return self.spec.preset
 
+    def _choice(self, task: str, name: str) -> TunedChoice | None:
+        """What the run's tuned file chose for (task, method), or None (no file, or nothing for it)."""
+        return self.spec.tuned.choice(task, name) if self.spec.tuned is not None else None
+
+    def _tuned_knobs(self, task: str, name: str) -> dict[str, Any]:
+        choice = self._choice(task, name)
+        return typed_knobs(name, choice.knobs, f"tuned file {self.spec.tuned.file}") if choice else {}
+
     def knobs(self, task: str, name: str) -> dict[str, Any]:
         """The knobs of `name`'s cells of `task`: the tuned ones, then the command line's over them."""
-        choice = self.spec.tuned.choice(task, name) if self.spec.tuned is not None else None
-        tuned = typed_knobs(name, choice.knobs, f"tuned file {self.spec.tuned.file}") if choice else {}
-        return {**tuned, **self.method_args.get(name, {})}
+        return {**self._tuned_knobs(task, name), **self.method_args.get(name, {})}
 
     def method(self, name: str, task: str) -> PruningMethod:
         """A fresh instance of the method `name`, with this run's knobs for its cells of `task`."""
@@ -102,18 +108,15 @@ class Identity:
         """The training settings of `name`'s cells of `task`: the preset's, at the tuned learning rate
         where the run applies a tuned file that has one."""
         train = self.preset.train_for(task)
-        choice = self.spec.tuned.choice(task, name) if self.spec.tuned is not None else None
+        choice = self._choice(task, name)
         return train if choice is None else dataclasses.replace(train, learning_rate=choice.learning_rate)
 
     def tuning(self, task: str, name: str) -> dict[str, Any] | None:
         """The record's `tuning` for `name`'s cells of `task`: where its settings came from, or None."""
-        if self.spec.tuned is None:
+        if self._choice(task, name) is None:
             return None
-        choice = self.spec.tuned.choice(task, name)
-        if choice is None:
-            return None
-        tuned = typed_knobs(name, choice.knobs, f"tuned file {self.spec.tuned.file}")
-        return self.spec.tuned.record(task, name, knob_overrides(tuned, self.method_args.get(name, {})))
+        overridden = knob_overrides(self._tuned_knobs(task, name), self.method_args.get(name, {}))
+        return self.spec.tuned.record(task, name, overridden)
 
     def data_config(self, task: str) -> dict[str, Any]:
         """What decides the data a cell sees. The folder's path is left out (a copy elsewhere with the

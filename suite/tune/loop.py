@@ -66,7 +66,10 @@ class Tuner:
             if not studies:
                 continue
             fixed = self.chosen(TEACHER_METHOD) if phase == PHASES[1] else {}
-            opened = {entry_key(s.task, s.method): self.studies.study(s.task, s.method, _defaults(s)) for s in studies}
+            opened = {
+                entry_key(s.task, s.method): self.studies.study(s.task, s.method, default_values(s.space, s.defaults))
+                for s in studies
+            }
             for index in range(self.plan.trials):
                 self.run_trial(phase, index, studies, opened, fixed)
             for key, study in opened.items():
@@ -142,10 +145,6 @@ class Tuner:
             if choice is not None:
                 choices[key] = choice
         return choices
-
-
-def _defaults(study: Study) -> dict[str, Any]:
-    return default_values(study.space, study.defaults)
 
 
 def best_choice(plan: TunePlan, study: Study, results: list[TrialResult]) -> TunedChoice | None:
