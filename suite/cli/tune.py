@@ -200,7 +200,8 @@ def tune(plan: TunePlan, request: TuneRequest) -> int:
         print(
             f"{key:18s} held-out {choice['heldout_score']:.2f} (defaults: "
             + ("-" if before is None else f"{before:.2f}")
-            + f"), lr {choice['learning_rate']:.3g}, knobs {choice['knobs']}",
+            + f"), lr {choice['learning_rate']:.3g}, knobs {choice['knobs']}"
+            + ("" if choice["beats_trivial"] is not False else "; no trial beat the trivial score: defaults kept"),
             file=sys.stderr,
         )
     for key, reason in data["not_tuned"].items():

@@ -12,6 +12,7 @@ import numpy as np
 
 from suite.compute.evaluation import Evaluation
 from suite.metrics.glue import primary_score, split_metrics, task_metrics
+from suite.records.completeness import TRIVIAL_METHOD
 from suite.records.layout import Cell
 from suite.records.provenance import config_hash
 from suite.records.schema import ROLE_TRIVIAL, RunResult
@@ -19,8 +20,6 @@ from suite.records.store import ResultStore
 from suite.run.cell import predictions_of
 from suite.run.identity import Identity
 from suite.spec.tasks import TaskSpec
-
-TRIVIAL_METHOD = "trivial"
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ class TunedChoice:
     trials: int  # how many trials were run for it
     heldout_score: float | None  # the chosen trial's held-out score; None when no trial finished
     default_heldout_score: float | None = None  # the trial at the method's defaults, for comparison
+    chosen_trial: int | None = None  # the index of the trial whose settings these are
+    beats_trivial: bool | None = None  # False: no trial beat the majority class, so the defaults were kept
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,10 @@ def parse_tuned(data: Any, file: str, sha256: str) -> TunedSettings:
         scores = [entry.get("heldout_score"), entry.get("default_heldout_score")]
         if not all(s is None or _number(s) for s in scores):
             raise fail(f"{key}: a held-out score is not a finite number")
-        choices[key] = TunedChoice(dict(knobs), float(lr), entry["trials"], *scores)
+        chosen, beats = entry.get("chosen_trial"), entry.get("beats_trivial")
+        if not (chosen is None or _count(chosen, 0)) or not (beats is None or isinstance(beats, bool)):
+            raise fail(f"{key}: chosen_trial must be a whole number and beats_trivial a boolean")
+        choices[key] = TunedChoice(dict(knobs), float(lr), entry["trials"], *scores, chosen, beats)
     return TunedSettings(
         file=file,
         sha256=sha256,

@@ -16,6 +16,7 @@ from typing import Any
 
 import optuna
 
+from suite.records.completeness import TRIVIAL_METHOD
 from suite.records.layout import Cell, cell_path
 from suite.records.reader import read_record
 from suite.run.grid import Grid
@@ -42,6 +43,7 @@ def trial_dir(folder: Path, phase: str, index: int) -> Path:
 class TuneOutcome:
     results: dict[str, list[TrialResult]] = field(default_factory=dict)  # entry_key -> finished trials
     unreachable: dict[str, str] = field(default_factory=dict)  # entry_key -> why the budget is out of reach
+    trivial: dict[str, float] = field(default_factory=dict)  # task -> its trivial row's held-out score
 
     def complete(self, plan: TunePlan) -> bool:
         """Every reachable study has all its trials."""
@@ -74,6 +76,7 @@ class Tuner:
                 self.run_trial(phase, index, studies, opened, fixed)
             for key, study in opened.items():
                 self.outcome.results[key] = self.studies.results(study)
+            self.outcome.trivial = trivial_scores(self.folder, self.plan)
         return self.outcome
 
     def run_trial(
@@ -141,19 +144,51 @@ class Tuner:
             if study.method != method:
                 continue
             key = entry_key(study.task, study.method)
-            choice = best_choice(self.plan, study, self.outcome.results.get(key, []))
+            trivial = self.outcome.trivial.get(study.task)
+            choice = best_choice(self.plan, study, self.outcome.results.get(key, []), trivial)
             if choice is not None:
                 choices[key] = choice
         return choices
 
 
-def best_choice(plan: TunePlan, study: Study, results: list[TrialResult]) -> TunedChoice | None:
-    """The best finished trial as a choice (the lowest index among equal scores); None when none scored."""
+def trivial_scores(folder: Path, plan: TunePlan) -> dict[str, float]:
+    """Each task's trivial (majority-class) score on the held-out split, from the first trial folder of
+    the tune that holds its row (every trial shares the split, so every trial's row is the same)."""
+    scores: dict[str, float] = {}
+    for task in plan.preset.tasks:
+        for phase in PHASES:
+            record = read_record(cell_path(trial_dir(folder, phase, 0), task, TRIVIAL_METHOD, 1.0, 0))
+            score = None if record is None else record.get("score")
+            if isinstance(score, int | float) and not isinstance(score, bool):
+                scores[task] = float(score)
+                break
+    return scores
+
+
+def best_choice(
+    plan: TunePlan, study: Study, results: list[TrialResult], trivial: float | None = None
+) -> TunedChoice | None:
+    """The best finished trial that beats the task's trivial held-out score (the lowest index among equal
+    scores); where none does, the defaults (trial 0): a setting that only ties the majority class
+    learned nothing, and choosing it would make a constant predictor the tuned row. None when no trial
+    scored."""
     scored = [r for r in results if r.value is not None]
     if not scored:
         return None
-    best = max(scored, key=lambda r: (r.value, -r.index))
+    above = [r for r in scored if trivial is None or r.value > trivial]
+    defaults = next((r for r in scored if r.index == 0), None)
+    if above:
+        best = max(above, key=lambda r: (r.value, -r.index))
+    else:
+        best = defaults or max(scored, key=lambda r: (r.value, -r.index))
     scale, knobs = split_trial(best.params)
-    default = next((r.value for r in results if r.index == 0), None)
     rate = plan.preset.train_for(study.task).learning_rate * scale
-    return TunedChoice(knobs, rate, trials=len(results), heldout_score=best.value, default_heldout_score=default)
+    return TunedChoice(
+        knobs,
+        rate,
+        trials=len(results),
+        heldout_score=best.value,
+        default_heldout_score=None if defaults is None else defaults.value,
+        chosen_trial=best.index,
+        beats_trivial=None if trivial is None else bool(above),
+    )

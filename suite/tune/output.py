@@ -18,7 +18,7 @@ def tuned_file_data(plan: TunePlan, outcome: TuneOutcome) -> dict[str, Any]:
     for study in plan.studies:
         key = entry_key(study.task, study.method)
         results = outcome.results.get(key, [])
-        choice = best_choice(plan, study, results)
+        choice = best_choice(plan, study, results, outcome.trivial.get(study.task))
         if choice is None:
             continue
         choices[key] = {
@@ -27,6 +27,8 @@ def tuned_file_data(plan: TunePlan, outcome: TuneOutcome) -> dict[str, Any]:
             "trials": choice.trials,
             "heldout_score": choice.heldout_score,
             "default_heldout_score": choice.default_heldout_score,
+            "chosen_trial": choice.chosen_trial,
+            "beats_trivial": choice.beats_trivial,
             "trial_scores": [
                 {"index": r.index, "values": r.params, "heldout_score": r.value, "state": r.state} for r in results
             ],
@@ -39,6 +41,9 @@ def tuned_file_data(plan: TunePlan, outcome: TuneOutcome) -> dict[str, Any]:
         "sampler": f"optuna {optuna.__version__} TPE, {max(1, plan.trials // 2)} trials before it models "
         "(trial 0: the method's defaults at the preset's learning rate); no pruner",
         "selected_on": "heldout",
+        "selection": "the best held-out score among the trials that beat the task's trivial (majority-class) "
+        "held-out score; where none does, the defaults (trial 0)",
+        "trivial_heldout_score": dict(sorted(outcome.trivial.items())),
         "choices": choices,
         "not_tuned": dict(sorted(outcome.unreachable.items())),
         "no_trial_scored": sorted(

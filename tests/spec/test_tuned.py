@@ -47,6 +47,8 @@ def test_a_written_tuned_file_reads_back_and_applies_to_its_own_settings(tmp_pat
         (lambda d: d["choices"]["mrpc/ksp"].update(learning_rate=-1), "not a positive number"),
         (lambda d: d["choices"]["mrpc/ksp"].update(heldout_score=float("nan")), "not a finite number"),
         (lambda d: d["choices"]["mrpc/ksp"]["knobs"].update({"x": [1]}), "not a finite number, a string"),
+        (lambda d: d["choices"]["mrpc/ksp"].update(chosen_trial=-1), "chosen_trial must be a whole number"),
+        (lambda d: d["choices"]["mrpc/ksp"].update(beats_trivial="yes"), "beats_trivial a boolean"),
     ],
 )
 def test_a_malformed_tuned_file_is_one_line_naming_it(change, message):
