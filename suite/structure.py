@@ -13,6 +13,8 @@ Make structural changes before building an optimizer: the old parameter objects 
 - `prune_hidden(model, keep)`: hidden dimensions, from the embeddings to the pooler's input.
 - `prune_ffn_neurons(model, {layer: [neuron, ...]})`, `narrow_ffn(model, width)` (the least important
   neurons by weight norms go), `drop_layers(model, keep)`.
+- `bypass_empty_blocks(model)`: for inference and export, a headless attention block or an FFN with
+  no neuron becomes the constant it computes, so no zero-width matrix is left.
 - `install_prune_heads(model)`: the transformers 4 `model.prune_heads(heads_to_prune)` method
   (original head numbering, already removed heads ignored), which textpruner and nn_pruning call.
 - `structure_of`, `save_pruned`, `load_pruned`: the per-layer shapes travel in a side file
@@ -204,6 +206,44 @@ def drop_layers(model: nn.Module, keep: Iterable[int]) -> None:
     layer_types = getattr(config, "layer_types", None)
     if isinstance(layer_types, list | tuple) and len(layer_types) == len(old):
         config.layer_types = [layer_types[i] for i in keep]
+
+
+class _ResidualBiasNorm(nn.Module):
+    """What a block with no width left computes: LayerNorm(its output bias + the residual)."""
+
+    def __init__(self, bias: torch.Tensor | None, norm: nn.LayerNorm) -> None:
+        super().__init__()
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+        self.LayerNorm = norm
+
+    def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(input_tensor if self.bias is None else input_tensor + self.bias)
+
+
+class _NoHeads(nn.Module):
+    """Self-attention with no head: no context; the output block ignores it."""
+
+    def forward(self, hidden_states: torch.Tensor, *args: Any, **kwargs: Any):
+        return hidden_states, None
+
+
+def bypass_empty_blocks(model: nn.Module) -> int:
+    """Replace, in place and for inference, every attention block with no head and every FFN with no
+    neuron by the constant they compute (LayerNorm of the output bias plus the residual); returns how
+    many. Same outputs in eval mode, and no zero-width matrix left: exporters turn those into scalars
+    that ONNX engines refuse."""
+    bypassed = 0
+    for layer in _layers(model):
+        attention = layer.attention
+        if attention.self.query.out_features == 0:
+            attention.self = _NoHeads()
+            attention.output = _ResidualBiasNorm(attention.output.dense.bias, attention.output.LayerNorm)
+            bypassed += 1
+        if _ffn_width(layer) == 0:
+            layer.intermediate = nn.Identity()
+            layer.output = _ResidualBiasNorm(layer.output.dense.bias, layer.output.LayerNorm)
+            bypassed += 1
+    return bypassed
 
 
 def _keep_norm(norm: nn.LayerNorm, index: torch.Tensor) -> None:

@@ -1,0 +1,55 @@
+"""OpenVINO on the CPU, in fp32 and bf16 (its inference-precision hint), latency mode, pinned threads.
+
+Its sparse-weights decompression (CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE) applies to int8 weights only,
+and int8 is not a FLOP budget, so it is not set: the settings record say so.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from suite.compute.engines.base import Engine
+from suite.compute.engines.interleave import Run
+
+HINTS = {"fp32": "f32", "bf16": "bf16"}
+
+
+class OpenVino(Engine):
+    name = "openvino"
+    precisions = ("fp32", "bf16")
+    install = "pip install -e '.[openvino]' (or make install)"
+
+    def missing(self) -> str | None:
+        return None if importlib.util.find_spec("openvino") else "the openvino package is not installed"
+
+    def version(self) -> str:
+        import openvino
+
+        return openvino.__version__.split("-")[0]
+
+    def load(self, path: Path, precision: str, threads: int) -> tuple[Run, dict[str, Any]]:
+        import openvino
+
+        core = openvino.Core()
+        if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            raise RuntimeError("this CPU has no bf16 support in OpenVINO")
+        config = {
+            "INFERENCE_PRECISION_HINT": HINTS[precision],
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": threads,
+            "NUM_STREAMS": 1,
+            "ENABLE_CPU_PINNING": True,
+        }
+        compiled = core.compile_model(str(path), "CPU", config)
+        request = compiled.create_infer_request()
+
+        def run(inputs: Any) -> Any:
+            return request.infer(dict(inputs))[0]
+
+        settings = {
+            **{key: value for key, value in config.items()},
+            "CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE": "not set (int8 weights only)",
+        }
+        return run, settings
