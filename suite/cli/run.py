@@ -79,6 +79,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="also write the training curves as TensorBoard runs under <results>/tensorboard (needs tensorboard)",
     )
     run.add_argument(
+        "--engines",
+        type=_csv(str),
+        metavar="ENGINE,...",
+        help="also time every finalized model exported to ONNX on these engines (onnxruntime, openvino, deepsparse), "
+        "each against its own unpruned model; measured, not hashed (default: the preset's; none: PyTorch alone)",
+    )
+    run.add_argument(
         "--tuned",
         metavar="FILE|none",
         help="apply the knobs and learning rates `tune` chose (a tuned file); default: suite/tuned/<preset>.json "
@@ -220,6 +227,14 @@ class RunRequest:
             eval_split=args.eval_split,
             cell_timeout=args.cell_timeout,
         )
+        engines = getattr(args, "engines", None)  # `tune` shares these checks and times no engine
+        if engines is not None:
+            from suite.compute.engines import engines_for
+
+            names = tuple(dict.fromkeys(name.strip() for name in engines))
+            chosen = () if names == ("none",) else names
+            engines_for(chosen)  # an unknown or missing engine is one line before anything trains
+            preset = replace(preset, latency_engines=chosen)
         if args.heldout is not None:  # 'none' removes a preset's held-out split, which None would keep
             preset = replace(preset, heldout=None if args.heldout == NO_HELDOUT else args.heldout)
         check_eval_split(preset.eval_split, preset.heldout)

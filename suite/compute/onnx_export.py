@@ -39,7 +39,7 @@ class _Logits(nn.Module):
 
 def export_onnx(model: nn.Module, path: Path, seq_len: int = 16) -> Path:
     """Write `model` (eval mode, fp32) to `path` as ONNX with dynamic batch and sequence axes."""
-    exported = copy.deepcopy(model).float().eval()
+    exported = copy.deepcopy(model).to("cpu", torch.float32).eval()
     bypass_empty_blocks(exported)
     max_len = int(getattr(exported.config, "max_position_embeddings", 512))
     # Example inputs of batch 2 and a length above 1: torch.export specializes axes of size 0 and 1.
@@ -80,6 +80,8 @@ def _quiet(*names: str):
 @torch.inference_mode()
 def torch_logits(model: nn.Module, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """PyTorch's fp32 logits on numpy inputs: what an engine's logits are compared with."""
-    fp32 = model if next(model.parameters()).dtype == torch.float32 else copy.deepcopy(model).float()
+    first = next(model.parameters())
+    on_cpu = first.dtype == torch.float32 and first.device.type == "cpu"
+    fp32 = model if on_cpu else copy.deepcopy(model).to("cpu", torch.float32)
     tensors = {name: torch.from_numpy(value) for name, value in inputs.items()}
     return fp32.eval()(**tensors).logits.numpy()

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from suite.api import Budget, PruningMethod
+from suite.compute.engines import engines_for
 from suite.compute.evaluation import Evaluation
 from suite.compute.latency_memo import LatencyMemo
 from suite.compute.packing import pack_model
@@ -64,7 +65,10 @@ class CellRunner:
         self.fitter = fitter
         self.execution = execution
         preset, placement = identity.preset, self.inputs.placement
-        self.latency = LatencyMemo(preset.flop_seq_len, preset.latency_batches, preset.latency_repeats, placement)
+        engines = engines_for(preset.latency_engines)
+        self.latency = LatencyMemo(
+            preset.flop_seq_len, preset.latency_batches, preset.latency_repeats, placement, engines
+        )
 
     def unclaimed(self, cell: Cell, method: PruningMethod, config: dict[str, Any], reason: str) -> RunResult:
         """The `failed` record of a cell that was not run because it could not be claimed (`reason`)."""

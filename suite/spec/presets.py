@@ -31,6 +31,9 @@ class Preset:
     flop_seq_len: int = 128
     latency_batches: tuple[int, ...] = (1, 32)
     latency_repeats: int = 5
+    # Exported-model engines every cell is also timed on (suite.compute.engines), beside PyTorch; what is
+    # measured, not what a cell computes, so out of the config hash.
+    latency_engines: tuple[str, ...] = ()
     # Per-task epochs (the paper trains small tasks longer); overrides train.epochs.
     task_epochs: dict[str, float] = field(default_factory=dict)
     # The shape of every gradual pruning schedule: dense warm-up, cubic ramp, cool-down (fractions

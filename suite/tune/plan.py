@@ -69,7 +69,9 @@ def plan_tune(preset: Preset, methods: list[str], trials: int, budget: float, se
     studies.sort(key=lambda s: PHASES.index(s.phase))
     # A trial is chosen by its score alone: its latency is timed once at batch 1 (not in any hash), not
     # at the preset's batches and repeats, which would add minutes per trial for figures no one reads.
-    tuning = dataclasses.replace(preset, budgets=(budget,), seeds=(seed,), latency_batches=(1,), latency_repeats=1)
+    tuning = dataclasses.replace(
+        preset, budgets=(budget,), seeds=(seed,), latency_batches=(1,), latency_repeats=1, latency_engines=()
+    )
     return TunePlan(tuning, trials, budget, seed, tuple(studies))
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 from transformers import DataCollatorWithPadding, PreTrainedModel
 
 from suite.api import Budget
 from suite.compute.data import load_task, tokenize
+from suite.compute.engines import engines_for
 from suite.compute.models import load_model, load_tokenizer
+from suite.compute.onnx_export import export_onnx
 from suite.compute.train import TrainConfig, make_loader, train
 from suite.flops import budget_fraction, count_flops
 from suite.registry import get_method, list_methods
@@ -64,6 +67,11 @@ def test_method_contract(name, setup, tmp_path):
     assert logits.shape == (4, task.num_labels) and torch.isfinite(logits).all()
     fraction = budget_fraction(count_flops(final, 128), reference)
     assert budget.allows(fraction), f"{name}: FLOP fraction {fraction:.3f} over budget {budget.fraction}"
+    # exported to ONNX it computes the same logits on an engine (whatever the method removed or zeroed)
+    path = export_onnx(final, tmp_path / "final.onnx")
+    run, _ = engines_for(["onnxruntime"])[0].load(path, "fp32", threads=1)
+    inputs = {name: batch[name].numpy() for name in ("input_ids", "attention_mask")}
+    assert np.abs(np.asarray(run(inputs)) - logits.float().numpy()).max() < 1e-4, name
     # the finalized model is a plain checkpoint: saving and reloading gives the same predictions
     save_pruned(final, tmp_path / "model")
     reloaded = load_pruned(tmp_path / "model").eval()
