@@ -67,7 +67,7 @@ def time_on_engines(
                 try:
                     run = engine.measure(files, precision, inputs, warmup, repeats, threads, also)
                 except Exception as exc:  # an engine that cannot take this model: say why, time the rest
-                    figures[precision] = {"error": clipped(f"{type(exc).__name__}: {exc}".splitlines()[0])}
+                    figures[precision] = {"error": clipped(f"{type(exc).__name__}: {exc}".splitlines()[0], 300)}
                     continue
                 figures[precision] = _figures(run.timings, run.logits[MODEL], expected, run.settings)
             out[engine.name] = figures

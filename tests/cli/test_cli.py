@@ -32,6 +32,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
         (["--max-train-samples", "0"], "error: --max-train-samples must be a positive integer"),
         (["--methods", "all,-randm"], "error: unknown method 'randm'. Did you mean 'random'?"),
         (["--methods", "dense,-random"], "error: '-random' excludes nothing"),
+        (["--engines", "tensorrt"], "error: unknown engine 'tensorrt'; known engines: torch, onnxruntime, openvino"),
         (
             ["--methods", "ksp", "--method-args", "ksp.mask_update=5"],
             "error: --method-args: ksp has no knob 'mask_update'. Did you mean 'mask_updates'? Its knobs: distill,",
