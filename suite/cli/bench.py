@@ -30,6 +30,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median is reported)")
     bench.add_argument("--budget", type=float, default=0.1, help="step-cost: FLOP budget of the methods (default 0.1)")
     bench.add_argument("--budgets", type=_csv(float), default=(0.5, 0.25, 0.1), help="latency: budgets (0.5,0.25,0.1)")
+    bench.add_argument(
+        "--engine",
+        type=_csv(str),
+        help="latency: also export each finalized model to ONNX and time it on these engines "
+        "(torch,onnxruntime,openvino,deepsparse), each against its own unpruned model",
+    )
+    bench.add_argument("--batch-sizes", type=_csv(int), default=(1, 32), help="latency --engine: batches (1,32)")
     bench.add_argument("--glue-dir", type=Path, help=GLUE_DIR_HELP)
     bench.add_argument("--plugins", action="append", default=[], metavar=PLUGINS_METAVAR)
     bench.add_argument("--tasks", type=_csv(str), help="throughput: tasks (default: the preset's)")
@@ -56,6 +63,8 @@ class BenchRequest:
     tasks: tuple[str, ...] | None  # throughput
     candidate: Placement | None  # throughput: compared against the preset's placement
     grouped: bool  # throughput: the candidate batches by length
+    engines: tuple[str, ...] | None = None  # latency: None times PyTorch alone (batch 32, both kernels)
+    batch_sizes: tuple[int, ...] = (1, 32)  # latency --engine
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> BenchRequest:
@@ -67,6 +76,14 @@ class BenchRequest:
         if args.steps <= 0 or args.rounds <= 0:
             raise SuiteError("--steps and --rounds must be positive")
         check_budgets((args.budget, *args.budgets))
+        if any(b <= 0 for b in args.batch_sizes):
+            raise SuiteError(f"--batch-sizes must be positive, got {','.join(map(str, args.batch_sizes))}")
+        engines = None
+        if args.engine is not None:
+            from suite.compute.engines import engines_for
+
+            engines = tuple(dict.fromkeys(name.strip() for name in args.engine))
+            engines_for(engines)  # an unknown or missing engine is one line before any model is built
         load_plugins(args.plugins)
         methods = task = preset = tasks = candidate = None
         if args.what == "throughput":
@@ -95,6 +112,8 @@ class BenchRequest:
             tasks=tasks,
             candidate=candidate,
             grouped=args.batching == "length",
+            engines=engines,
+            batch_sizes=tuple(args.batch_sizes),
         )
 
 
@@ -102,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     request = BenchRequest.from_args(args)
     if request.what == "throughput":
         return _throughput(request)
+    if request.what == "latency" and request.engines is not None:
+        return _engine_latency(request)
     if request.what == "latency":
         from suite.bench.latency import format_latency, latency_speedups
 
@@ -134,4 +155,17 @@ def _throughput(request: BenchRequest) -> int:
         rows.append(task_throughput(task, preset, request.glue_dir, candidate, grouped, request.steps, request.rounds))
         print(f"{task}: {rows[-1].ratio:.2f}x", file=sys.stderr)
     print(format_throughput(rows, preset, candidate, grouped))
+    return 0
+
+
+def _engine_latency(request: BenchRequest) -> int:
+    from suite.bench.engine_speed import engine_speedups, format_engine_speedups
+    from suite.bench.latency import finalized_models
+    from suite.compute.engines import engines_for
+
+    models = finalized_models(
+        list(request.methods), list(request.budgets), request.model, request.task, request.glue_dir
+    )
+    rows = engine_speedups(models, engines_for(request.engines), batch_sizes=request.batch_sizes, rounds=request.rounds)
+    print(format_engine_speedups(rows, request.model, request.batch_sizes))
     return 0

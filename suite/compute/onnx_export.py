@@ -49,7 +49,11 @@ def export_onnx(model: nn.Module, path: Path, seq_len: int = 16) -> Path:
     axes = {name: {0: batch, 1: length} for name in INPUT_NAMES}
     path.parent.mkdir(parents=True, exist_ok=True)
     # The exporter reports every step on stdout and through warnings; what matters is the file.
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet("torch.onnx", "torch.export"):
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(io.StringIO()),
+        _quiet("torch.onnx", "torch.export", "onnx_ir", "onnxscript"),
+    ):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             _Logits(exported),

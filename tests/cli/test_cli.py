@@ -269,6 +269,28 @@ def test_latency_bench_prints_speedups_of_finalized_models(capsys, glue_dir):
     assert rows["dense"][3] == "1.00x" and rows["layers"][1] == "0.5"
 
 
+def test_latency_bench_on_engines_prints_each_engines_speedups_and_logit_differences(capsys, glue_dir):
+    argv = ["bench", "latency", "--model", "tiny", "--methods", "layers,magnitude", "--budgets", "0.5"]
+    argv += ["--engine", "torch,onnxruntime,openvino", "--rounds", "1", "--batch-sizes", "1,3", "--glue-dir"]
+    code, out, _ = run_cli(capsys, *argv, str(glue_dir))
+    assert code == 0
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["dense"], ["layers"], ["magnitude"])]
+    engines = {(row[0], row[3], row[4]) for row in rows}
+    timed = (("torch", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"))
+    for method in ("dense", "layers", "magnitude"):
+        for engine, precision in timed:
+            assert (method, engine, precision) in engines, (method, engine, precision)
+    for row in rows:
+        if row[3] != "torch" and row[4] == "fp32":
+            assert float(row[-1]) < 1e-4, row  # the exported model computes PyTorch's logits
+    assert "best engine per model" in out and "layers     0.5:" in out
+
+
+def test_latency_bench_refuses_an_unknown_engine_in_one_line(capsys):
+    code, _, err = run_cli(capsys, "bench", "latency", "--model", "tiny", "--engine", "tvm")
+    assert code == 2 and err.strip().splitlines()[-1].startswith("error: unknown engine 'tvm'")
+
+
 @pytest.mark.integration
 def test_cells_out_of_a_methods_reach_are_listed_not_run(capsys, tmp_path, glue_dir):
     # The tiny model has 2 layers: at budget 0.3 layer dropping cannot keep a whole one.
