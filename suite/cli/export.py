@@ -1,15 +1,19 @@
-"""`export`: copy one cell's saved model (`run --save-models`) out of a results folder, optionally to the Hub."""
+"""`export`: copy one cell's saved model (`run --save-models`) out of a results folder, optionally with its
+ONNX export beside it (`--onnx`) and to the Hub."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from suite.errors import SuiteError
 
 NAME = "export"
+ONNX_FILE = "model.onnx"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -21,6 +25,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--seed", type=int, required=True)
     export.add_argument("--to", type=Path, required=True, metavar="DIR", help="a new or empty folder")
     export.add_argument("--push-to-hub", metavar="REPO", help="also upload the folder to this Hugging Face Hub repo")
+    export.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write model.onnx (dynamic batch and length; needs the [onnx] extra) and check its logits",
+    )
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class ExportRequest:
     seed: int
     to: Path
     push_to_hub: str | None  # a Hub repo id
+    onnx: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ExportRequest:
@@ -47,6 +57,7 @@ class ExportRequest:
             seed=args.seed,
             to=args.to,
             push_to_hub=args.push_to_hub,
+            onnx=args.onnx,
         )
 
     @property
@@ -76,14 +87,51 @@ def run(args: argparse.Namespace) -> int:
         source = file_beside(path, saved.get("path") if isinstance(saved, dict) else None, folder=True)
     except NamedFileError as exc:
         raise SuiteError(f"{label}: {exc}; rerun the cell with --save-models") from None
-    copy_model_dir(source, request.to)
+    with tempfile.TemporaryDirectory(prefix="suite-export-") as staging:
+        # The ONNX file is made before anything is copied: a model the exporter refuses leaves nothing behind.
+        onnx = _onnx_export(source, Path(staging)) if request.onnx else None
+        copy_model_dir(source, request.to)
+        if onnx is not None:
+            shutil.move(onnx, request.to / ONNX_FILE)
     loader = (
         "transformers or suite.structure.load_pruned"
         if saved.get("plain_transformers")
         else "suite.structure.load_pruned"
     )
     print(f"exported {label} to {request.to} (loads with {loader})", file=sys.stderr)
+    if request.onnx:
+        print(f"and {request.to / ONNX_FILE} (inputs input_ids, attention_mask; output logits)", file=sys.stderr)
     if request.push_to_hub:
         url = push_to_hub(request.to, request.push_to_hub)
         print(f"pushed to the Hub: {url}", file=sys.stderr)
     return 0
+
+
+def _onnx_export(source: Path, staging: Path) -> Path:
+    """The saved model as ONNX in `staging`, its logits checked against PyTorch's on ONNX Runtime (or
+    OpenVINO) where one is installed."""
+    import importlib.util
+
+    import numpy as np
+
+    from suite.compute.engine_latency import engine_inputs
+    from suite.compute.engines import engines_for
+    from suite.compute.onnx_export import export_onnx, torch_logits
+    from suite.structure import load_pruned
+
+    for module in ("onnx", "onnxscript"):
+        if importlib.util.find_spec(module) is None:
+            raise SuiteError(f"--onnx needs the {module} package: pip install -e '.[onnx]' (or make install)")
+    model = load_pruned(source).eval()
+    path = export_onnx(model, staging / ONNX_FILE)
+    for name in ("onnxruntime", "openvino"):
+        try:
+            engine = engines_for([name])[0]
+        except SuiteError:
+            continue
+        inputs = engine_inputs(32, [2], model.config.vocab_size)["batch_2"]
+        run, _ = engine.load(path, "fp32", threads=1)
+        difference = float(np.abs(np.asarray(run(inputs)) - torch_logits(model, inputs)).max())
+        print(f"ONNX logits on {name} fp32 differ from PyTorch's by at most {difference:.1e}", file=sys.stderr)
+        break
+    return path

@@ -141,6 +141,29 @@ def test_export_copies_one_saved_model_out_and_refuses_bad_targets(saved_run, tm
 
 
 @pytest.mark.integration
+def test_export_onnx_writes_a_model_that_gives_the_saved_models_outputs(saved_run, tmp_path, capsys):
+    import onnxruntime
+
+    grid, cells = saved_run
+    heads = next(c for c in cells if c.method == "heads")  # heads and FFN neurons physically removed
+    target = tmp_path / "heads-model"
+    argv = ["export", str(grid.store.root), "--task", TASK, "--method", "heads", "--budget", f"{heads.budget:g}"]
+    assert main([*argv, "--seed", "0", "--to", str(target), "--onnx"]) == 0
+    err = capsys.readouterr().err
+    assert "ONNX logits on onnxruntime fp32 differ from PyTorch's by at most" in err
+    assert (target / "model.onnx").is_file() and (target / "config.json").is_file()
+    model = load_pruned(target).eval()
+    ids = np.random.default_rng(0).integers(1000, 2000, size=(3, 21), dtype=np.int64)
+    mask = np.ones_like(ids)
+    mask[1, 9:] = 0
+    session = onnxruntime.InferenceSession(str(target / "model.onnx"), providers=["CPUExecutionProvider"])
+    exported = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    with torch.no_grad():
+        expected = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits.numpy()
+    assert np.abs(exported - expected).max() < 1e-4
+
+
+@pytest.mark.integration
 def test_export_says_when_a_cell_has_no_saved_model(tmp_path, glue_dir, smoke_preset, capsys):
     preset = replace(smoke_preset, tasks=("mrpc",), max_train_samples=16, max_eval_samples=16, latency_batches=(1,))
     grid = Grid.build(
