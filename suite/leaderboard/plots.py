@@ -19,7 +19,7 @@ from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from suite.leaderboard.board import Board
 from suite.leaderboard.estimates import Estimate
-from suite.leaderboard.readme import DIFFERENCE_PLOT, FLOPS_PLOT, SPEEDUP_PLOT
+from suite.leaderboard.files import DIFFERENCE_PLOT, FLOPS_PLOT, SPEEDUP_PLOT
 from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.tables import table_budgets
 from suite.records.schema import ROLE_METHOD, ROLE_TRIVIAL

@@ -16,16 +16,13 @@ import pandas as pd
 
 from suite.leaderboard.board import Board
 from suite.leaderboard.bootstrap import LEVEL
+from suite.leaderboard.files import CSV, DIFFERENCE_PLOT, FLOPS_PLOT, MARKDOWN, SPEEDUP_PLOT
 from suite.leaderboard.reported import reported_markdown
 from suite.leaderboard.rows import REFERENCE
 from suite.leaderboard.signal_check import NO_SIGNAL
 from suite.leaderboard.training_rule import LEGACY_NOTE
 from suite.leaderboard.tuning import format_rate, learning_rate, tuning_of, tuning_section
 from suite.records.schema import ROLE_METHOD, ROLE_TEACHER, ROLE_TRIVIAL, role_of
-
-# The files of a leaderboard folder, named here because the README names every one of them.
-MARKDOWN, CSV, README = "leaderboard.md", "cells.csv", "README.md"
-FLOPS_PLOT, SPEEDUP_PLOT, DIFFERENCE_PLOT = "score_vs_flops.png", "score_vs_speedup.png", "difference_vs_reference.png"
 
 FLOP_RULE = """\
 - FLOPs = 2 × multiply-accumulates of one forward pass of one example at the reference sequence
