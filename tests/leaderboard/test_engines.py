@@ -1,5 +1,5 @@
-"""Realized speed on exported-model engines: the engine column beside PyTorch's and the CSV's columns;
-old and malformed engine figures."""
+"""Realized speed on exported-model engines: the engine column beside PyTorch's, the CSV's columns and a
+row of speedup panels per engine; old and malformed engine figures."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import csv
 import io
 from typing import Any
 
+import matplotlib.pyplot as plt
 import pytest
 
 from suite.leaderboard import budget_table, build_board, cells_csv, read_cells, render_markdown
 from suite.leaderboard.engines import best_config, best_engine, engine_speedups
+from suite.leaderboard.plots import scores_figure
 from suite.leaderboard.tables import ENGINE_COLUMN, SPEEDUP_COLUMN
 from tests.builders.records import make_record, write_verified
 
@@ -129,3 +131,27 @@ def test_frame_and_csv_carry_each_records_best_engine_and_the_raw_engine_figures
     assert rows[("ksp", "sst2")]["engine"] == "openvino bf16" and float(rows[("ksp", "sst2")]["engine_speedup"]) == 2.4
     assert rows[("distill", "sst2")]["engine"] == "" and rows[("random", "sst2")]["engine_speedup"] == ""
     assert rows[("ksp", "rte")]["latency_ms.engines.onnxruntime.fp32.speedup.batch_32"] == "1.8"
+
+
+def _titles(fig) -> list[str]:
+    return [ax.get_title() for ax in fig.axes if ax.get_visible()]
+
+
+def test_the_speedup_plot_has_a_row_of_panels_per_engine_pytorch_first(board, tmp_path):
+    fig = scores_figure(board, "speedup")
+    try:
+        titles = _titles(fig)
+        average = "average (sst2, rte)"
+        engines_in_order = ("PyTorch", "onnxruntime", "openvino")
+        expected = [f"{engine}: {panel}" for engine in engines_in_order for panel in ("sst2", "rte", average)]
+        # deepsparse timed one rte cell: its rte panel and the average, on a row of their own.
+        assert titles == [*expected[:3], "deepsparse: rte", f"deepsparse: {average}", *expected[3:]]
+        assert len(fig.axes) == 12  # 4 rows of 3; the deepsparse row's third panel hidden
+    finally:
+        plt.close(fig)
+    old = build_board(read_cells(write_verified(tmp_path / "old", [r for r in RECORDS if r["method"] == "distill"])))
+    fig = scores_figure(old, "speedup")
+    try:
+        assert _titles(fig) == ["sst2", "rte", "average (sst2, rte)"]  # as before engines
+    finally:
+        plt.close(fig)
