@@ -1,5 +1,5 @@
-"""Realized speed on exported-model engines: the engine column beside PyTorch's, the CSV's columns and a
-row of speedup panels per engine; old and malformed engine figures."""
+"""Realized speed on exported-model engines: the engine column beside PyTorch's, the CSV's columns, a row
+of speedup panels per engine and the README's engine listing; old and malformed engine figures."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pytest
 
-from suite.leaderboard import budget_table, build_board, cells_csv, read_cells, render_markdown
+from suite.leaderboard import budget_table, build_board, cells_csv, read_cells, render_markdown, render_readme
+from suite.leaderboard.engine_notes import NONE
 from suite.leaderboard.engines import best_config, best_engine, engine_speedups
 from suite.leaderboard.plots import scores_figure
 from suite.leaderboard.tables import ENGINE_COLUMN, SPEEDUP_COLUMN
@@ -104,6 +105,7 @@ def test_records_without_engine_figures_show_missing_and_old_boards_have_no_engi
     table = budget_table(old_board, 0.1)
     assert ENGINE_COLUMN not in table.columns and SPEEDUP_COLUMN in table.columns
     assert ENGINE_COLUMN not in render_markdown(old_board)
+    assert NONE in render_readme(old_board) and "## FLOP budget and realized speedup" in render_readme(old_board)
     assert "engine_speedup" not in cells_csv(old_board).splitlines()[0].split(",")
 
 
@@ -114,6 +116,7 @@ def test_malformed_engine_figures_are_ignored(board):
     assert engine_speedups({"latency_ms": {"engines": {"x": {"fp32": timed(10**400)}}}}) == {}  # overflows a float
     assert engine_speedups({"latency_ms": {"engines": ["openvino"]}}) == {}
     assert engine_speedups({"latency_ms": "broken"}) == {}
+    assert "bad|name" not in render_readme(board) and "tvm" not in render_readme(board)
 
 
 def test_best_config_prefers_the_widest_coverage_then_the_mean_then_the_name():
@@ -155,3 +158,16 @@ def test_the_speedup_plot_has_a_row_of_panels_per_engine_pytorch_first(board, tm
         assert _titles(fig) == ["sst2", "rte", "average (sst2, rte)"]  # as before engines
     finally:
         plt.close(fig)
+
+
+def test_the_readme_explains_the_two_axes_and_lists_engine_versions_and_settings(board):
+    text = render_readme(board)
+    section = text.split("## FLOP budget and realized speedup")[1].split("\n## ")[0]
+    assert "different axes" in section and "95% unstructured sparsity" in section
+    assert "- `openvino`, versions: `2026.4.1`" in section
+    assert "- `onnxruntime`, versions: `1.32.0`" in section and "- `deepsparse`, versions: `1.8.0`" in section
+    assert "  - `bf16`: cells timed 4, failed 0; largest |logit - PyTorch fp32| 1e-06; settings:" in section
+    assert 'settings: `{"INFERENCE_NUM_THREADS": 2}`' in section  # the malformed NaN above is not a timing
+    failing = "  - `fp32`: cells timed 0, failed 1 (the errors are in `cells.csv`); largest |logit - PyTorch fp32|"
+    assert f"{failing} not recorded; settings: not recorded" in section  # a precision that recorded an error
+    assert text == render_readme(build_board(list(reversed(board.cells))))
