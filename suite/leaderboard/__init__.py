@@ -17,10 +17,11 @@ from suite.errors import SuiteError
 from suite.leaderboard.board import Board, build_board
 from suite.leaderboard.bootstrap import RESAMPLES
 from suite.leaderboard.cells_csv import cells_csv
+from suite.leaderboard.files import CSV, DIFFERENCE_PLOT, FLOPS_PLOT, MARKDOWN, README, SPEEDUP_PLOT
 from suite.leaderboard.frame import records_frame
 from suite.leaderboard.markdown import render_markdown
 from suite.leaderboard.merge import Merged, merge_results, read_cells
-from suite.leaderboard.readme import CSV, DIFFERENCE_PLOT, FLOPS_PLOT, MARKDOWN, README, SPEEDUP_PLOT, render_readme
+from suite.leaderboard.readme import render_readme
 from suite.leaderboard.tables import budget_table, difference_table
 from suite.records.atomic import current_file_mode
 

@@ -6,6 +6,7 @@ import pandas as pd
 
 from suite.leaderboard.board import Board
 from suite.leaderboard.bootstrap import percentile_interval
+from suite.leaderboard.engines import best_engine
 from suite.leaderboard.frame import SORT_KEYS
 from suite.leaderboard.unverified import reason
 from suite.records.schema import role_of
@@ -28,7 +29,10 @@ CI_DIGITS = 6  # enough for any shown rounding; fewer float-noise digits in diff
 def cells_csv(board: Board) -> str:
     """`score_ci_low`/`score_ci_high`: the 95% bootstrap CI of that record's own score (one seed);
     empty unless the score is verified. `not_verified`: why an `ok` record's score did not check out
-    (empty for the others). `role` is filled for legacy records too (they are method rows)."""
+    (empty for the others). `role` is filled for legacy records too (they are method rows).
+    `engine` / `engine_speedup`: the record's best engine and precision and its batch-32 speedup, as the
+    board reads them (`engines`), where any record has one; each engine's raw figures are the record's
+    own `latency_ms.engines.<engine>.<precision>.*` columns."""
     records = board.records
     flat = pd.json_normalize(records, sep=".")
     flat["role"] = [role_of(r) for r in records]
@@ -41,6 +45,10 @@ def cells_csv(board: Board) -> str:
     flat["score_ci_low"], flat["score_ci_high"] = lows, highs
     reasons = {id(item.cell.record): reason(item) for item in board.unverified}
     flat["not_verified"] = [reasons.get(id(record), "") for record in records]
+    best = [best_engine(record) for record in records]
+    if any(best):
+        flat["engine"] = [b[0] if b else None for b in best]
+        flat["engine_speedup"] = [b[1] if b else None for b in best]
     first = [c for c in FIRST if c in flat.columns]
     flat = flat[first + sorted(c for c in flat.columns if c not in first)]
     flat = flat.sort_values([k for k in SORT_KEYS if k in flat.columns], kind="stable")

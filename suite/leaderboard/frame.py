@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from suite.leaderboard.engines import best_engine, engine_speedups
 from suite.records.schema import get_field, role_of
 
 SORT_KEYS = ["task", "method", "budget", "seed", "role"]
@@ -22,6 +23,9 @@ CELL_COLUMNS = [
     "speedup",
     "latency_ms",
     "kernel",
+    "engine_speedup",
+    "engine",
+    "engine_speedups",
     "params_nonzero",
     "params_total",
     "linear_compression",
@@ -34,6 +38,7 @@ NUMERIC = [
     "fraction",
     "speedup",
     "latency_ms",
+    "engine_speedup",
     "params_nonzero",
     "params_total",
     "linear_compression",
@@ -58,8 +63,21 @@ def training_flops(record: dict[str, Any]) -> float | None:
     return float(own) + float(get_field(record, "training", "teacher_flops") or 0.0)
 
 
+def _engine_fields(record: dict[str, Any]) -> dict[str, Any]:
+    best = best_engine(record)
+    return {
+        "engine_speedup": best[1] if best else None,
+        "engine": best[0] if best else None,
+        "engine_speedups": engine_speedups(record),
+    }
+
+
 def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per cell with the fields the tables and plots need; missing fields are NaN."""
+    """One row per cell with the fields the tables and plots need; missing fields are NaN.
+
+    `engine_speedup` / `engine`: the cell's best batch-32 speedup on an exported-model engine and which
+    engine and precision gave it (`openvino bf16`); `engine_speedups`: every usable one, by (engine,
+    precision), `{}` where the record has none (see `engines`)."""
     rows = [
         {
             "task": r["task"],
@@ -74,6 +92,7 @@ def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
             "speedup": get_field(r, "latency_ms", "speedup", "batch_32"),
             "latency_ms": get_field(r, "latency_ms", "batch_32"),
             "kernel": get_field(r, "latency_ms", "kernel"),
+            **_engine_fields(r),
             "params_nonzero": get_field(r, "params", "nonzero"),
             "params_total": get_field(r, "params", "total"),
             "linear_compression": get_field(r, "flops", "linear_compression"),

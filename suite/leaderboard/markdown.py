@@ -8,12 +8,24 @@ from suite.leaderboard.board import Board
 from suite.leaderboard.headline import render_headline
 from suite.leaderboard.notes import seeds_line, table_notes, tested_differences
 from suite.leaderboard.rows import REFERENCE
-from suite.leaderboard.tables import budget_table, difference_table, table_budgets
+from suite.leaderboard.tables import ENGINE_COLUMN, budget_table, difference_table, has_engine_figures, table_budgets
 from suite.leaderboard.unverified import render_unverified
 
 
 def _markdown(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False, disable_numparse=True)
+
+
+def _engine_intro(board: Board) -> list[str]:
+    """What the engine column is, where the board has one."""
+    if not has_engine_figures(board):
+        return []
+    return [
+        f"`{ENGINE_COLUMN}`: the row's best batch-32 speedup on an exported-model engine, each over the same",
+        "engine's unpruned model at the same precision, and which engine and precision gave it (PyTorch's",
+        "figure is the column before it); the scores are PyTorch's. See *FLOP budget and realized speedup*",
+        "in the README.",
+    ]
 
 
 def render_markdown(board: Board, title: str = "Leaderboard") -> str:
@@ -31,6 +43,7 @@ def render_markdown(board: Board, title: str = "Leaderboard") -> str:
         "excludes 0. `failed`, `over budget` and `not verified` cells (an `ok` score no predictions",
         "sidecar reproduces: see *Not verified*) are counted in parentheses and left out of every mean;",
         "`–`: no result (not run, e.g. a budget the method cannot reach by design: see its card).",
+        *_engine_intro(board),
         "How the numbers are made: [README.md](README.md).",
         "",
         *render_headline(board),

@@ -1,10 +1,13 @@
 """Plots (PNG) of the board: score against FLOPs and against speedup, and each row's difference to the
 reference. One panel per task and one for the GLUE average; error bars are the 95% bootstrap CIs
-(none where a row has no per-example predictions); the reference and the trivial baseline are lines."""
+(none where a row has no per-example predictions); the reference and the trivial baseline are lines.
+The speedup plot has one row of such panels per engine: PyTorch's, then each exported-model engine
+the records were timed on."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import matplotlib
@@ -13,13 +16,15 @@ matplotlib.use("Agg")  # files only; never a display
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from suite.leaderboard.board import Board
+from suite.leaderboard.engines import best_config, pooled
 from suite.leaderboard.estimates import Estimate
-from suite.leaderboard.readme import DIFFERENCE_PLOT, FLOPS_PLOT, SPEEDUP_PLOT
+from suite.leaderboard.files import DIFFERENCE_PLOT, FLOPS_PLOT, SPEEDUP_PLOT
 from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.tables import table_budgets
 from suite.records.schema import ROLE_METHOD, ROLE_TRIVIAL
@@ -56,27 +61,81 @@ def _title(board: Board, task: str | None) -> str:
     return task if board.signal[task].in_average else f"{task} (no signal: not in the average)"
 
 
-def _x_value(board: Board, row: Row, task: str | None, column: str) -> float | None:
+XValue = Callable[[pd.DataFrame], float | None]  # a row's `ok` cells of a panel -> its x
+
+
+def column_mean(column: str) -> XValue:
+    def mean(cells: pd.DataFrame) -> float | None:
+        values = cells[column].dropna()
+        return float(values.mean()) if len(values) else None
+
+    return mean
+
+
+def engine_mean(engine: str) -> XValue:
+    """The mean batch-32 speedup on `engine` in the row's best precision there.
+
+    One panel per engine, each row at its best precision, rather than one per (engine, precision): the
+    y axis is the PyTorch score whatever the engine, so an engine's precisions would be panels of the
+    same points at other x, doubling the grid; and the row's best precision is what the table's engine
+    column picks too (`engines.best_config`), so plot and table agree."""
+
+    def mean(cells: pd.DataFrame) -> float | None:
+        best = best_config(pooled(cells.engine_speedups, engine))
+        return None if best is None else float(np.mean(best[1]))
+
+    return mean
+
+
+def _x_value(board: Board, row: Row, task: str | None, x: XValue) -> float | None:
     f = board.frame
     cells = f[(f.role == row.role) & (f.method == row.method) & (f.budget == row.budget) & (f.status == "ok")]
     if task is not None:
         cells = cells[cells.task == task]
     else:
         cells = cells[cells.task.isin(board.average_tasks)]
-    values = cells[column].dropna()
-    return float(values.mean()) if len(values) else None
+    return x(cells)
 
 
-def points(board: Board, task: str | None, column: str) -> list[Point]:
+def points(board: Board, task: str | None, x: XValue) -> list[Point]:
     """Every method row (the reference included) with a score and an x on this panel."""
     out = []
     for row in board.rows():
         if row.role != ROLE_METHOD:
             continue
-        estimate, x = board.estimate(row, task), _x_value(board, row, task, column)
-        if estimate is not None and x is not None and x > 0:
-            out.append(Point(row, x, estimate))
+        estimate, value = board.estimate(row, task), _x_value(board, row, task, x)
+        if estimate is not None and value is not None and value > 0:
+            out.append(Point(row, value, estimate))
     return out
+
+
+@dataclass(frozen=True)
+class XAxis:
+    """One kind of x of a plot: a row of panels (one per task and the average) along it."""
+
+    label: str
+    x: XValue
+    title: str = ""  # before each panel's task, where a plot has several rows of panels
+
+
+PYTORCH = "PyTorch"
+
+
+def engines_in(board: Board) -> list[str]:
+    """Exported-model engines some `ok` cell has a speedup on, by name."""
+    f = board.frame
+    return sorted({config[0] for per_cell in f[f.status == "ok"].engine_speedups for config in per_cell})
+
+
+def x_axes(board: Board, column: str) -> list[XAxis]:
+    """The FLOP fraction; or PyTorch's speedup, then each engine's, where the records have engine figures."""
+    label, _ = X_AXES[column]
+    engines = engines_in(board) if column == "speedup" else []
+    first = XAxis(label, column_mean(column), PYTORCH if engines else "")
+    return [first] + [
+        XAxis(f"batch-32 speedup on {engine} over its unpruned model (best precision)", engine_mean(engine), engine)
+        for engine in engines
+    ]
 
 
 def _colors(board: Board) -> dict[str, tuple]:
@@ -173,13 +232,20 @@ def _legend(fig: Figure, axes: np.ndarray, ncols: int, extra: dict | None = None
     )
 
 
-def _grid(n: int) -> tuple[Figure, np.ndarray, int]:
-    ncols = min(3, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 4.0 * nrows), squeeze=False)
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
-    return fig, axes, ncols
+def _grid(sizes: list[int]) -> tuple[Figure, np.ndarray, list[list[Axes]], int]:
+    """Blocks of `sizes` panels, each starting a row of its own (an engine's panels never share a row
+    with the next engine's); the figure, all its axes, each block's panels and the column count."""
+    ncols = min(3, max(sizes))
+    heights = [-(-n // ncols) for n in sizes]
+    fig, axes = plt.subplots(sum(heights), ncols, figsize=(5.2 * ncols, 4.0 * sum(heights)), squeeze=False)
+    blocks, top = [], 0
+    for n, height in zip(sizes, heights, strict=True):
+        mine = list(axes[top : top + height].flat)
+        for ax in mine[n:]:
+            ax.set_visible(False)
+        blocks.append(mine[:n])
+        top += height
+    return fig, axes, blocks, ncols
 
 
 def _png(fig: Figure, name: str) -> tuple[str, bytes]:
@@ -190,38 +256,50 @@ def _png(fig: Figure, name: str) -> tuple[str, bytes]:
     return name, buffer.getvalue()
 
 
-def plot_scores(board: Board, column: str) -> tuple[str, bytes] | None:
-    """Score against `column` ("fraction" or "speedup"); None when nothing can be plotted."""
-    label, filename = X_AXES[column]
-    shown = [(task, data) for task in panels(board) if (data := points(board, task, column))]
-    if not shown:
+def scores_figure(board: Board, column: str) -> Figure | None:
+    """Score against `column` ("fraction" or "speedup"; for speedups a row of panels per engine);
+    None when nothing can be plotted."""
+    blocks = []
+    for axis in x_axes(board, column):
+        shown = [(task, data) for task in panels(board) if (data := points(board, task, axis.x))]
+        if shown:
+            blocks.append((axis, shown))
+    if not blocks:
         return None
     colors = _colors(board)
-    fig, axes, ncols = _grid(len(shown))
+    fig, axes, grid, ncols = _grid([len(shown) for _, shown in blocks])
     extra = {}
-    for ax, (task, data) in zip(axes.flat, shown, strict=False):
-        _baselines(ax, board, task)
-        if column == "fraction":
-            _draw_flops(ax, board, data, colors)
-        else:
-            _draw_speedup(ax, board, data, colors)
-        ax.set_xscale("log")
-        if column == "fraction":  # ticks at the budgets: the grid the methods were asked to meet
-            ax.set_xticks(sorted({p.row.budget for p in data}))
-        else:  # 1, 2, 5, 10: a log axis of speedups needs labels between the decades
-            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_title(_title(board, task))
-        ax.set_xlabel(label, fontsize=8)
-        ax.set_ylabel("score (mean over seeds, 95% CI)", fontsize=8)
-        ax.grid(True, which="both", alpha=0.3)
+    for (axis, shown), block in zip(blocks, grid, strict=True):
+        for ax, (task, data) in zip(block, shown, strict=True):
+            _baselines(ax, board, task)
+            if column == "fraction":
+                _draw_flops(ax, board, data, colors)
+            else:
+                _draw_speedup(ax, board, data, colors)
+            ax.set_xscale("log")
+            if column == "fraction":  # ticks at the budgets: the grid the methods were asked to meet
+                ax.set_xticks(sorted({p.row.budget for p in data}))
+            else:  # 1, 2, 5, 10: a log axis of speedups needs labels between the decades
+                ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            title = _title(board, task)
+            ax.set_title(f"{axis.title}: {title}" if axis.title else title)
+            ax.set_xlabel(axis.label, fontsize=8)
+            ax.set_ylabel("score (mean over seeds, 95% CI)", fontsize=8)
+            ax.grid(True, which="both", alpha=0.3)
     if column == "speedup":
         for i, budget in enumerate(table_budgets(board)):
             marker = BUDGET_MARKERS[i % 7]
             extra[f"budget {budget:g}"] = plt.Line2D([], [], color="0.3", marker=marker, linestyle="none")
     _legend(fig, axes, ncols, extra)
-    return _png(fig, filename)
+    return fig
+
+
+def plot_scores(board: Board, column: str) -> tuple[str, bytes] | None:
+    """`scores_figure` as a PNG, with its file name."""
+    fig = scores_figure(board, column)
+    return None if fig is None else _png(fig, X_AXES[column][1])
 
 
 def plot_differences(board: Board) -> tuple[str, bytes] | None:
@@ -232,9 +310,8 @@ def plot_differences(board: Board) -> tuple[str, bytes] | None:
     if not rows or not shown:
         return None
     colors = _colors(board)
-    fig, axes, ncols = _grid(len(shown))
-    for i, ax in enumerate(list(axes.flat)[: len(shown)]):
-        task = shown[i]
+    fig, axes, [block], ncols = _grid([len(shown)])
+    for task, ax in zip(shown, block, strict=True):
         reference = board.estimate(REFERENCE, task)
         ax.axvline(0.0, color="0.25", linewidth=1, label="reference (dense, budget 1)")
         trivial_rows = [r for r in board.rows() if r.role == ROLE_TRIVIAL]

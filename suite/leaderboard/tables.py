@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from suite.leaderboard.board import NOT_VERIFIED, Board
+from suite.leaderboard.engines import best_config, label, pooled
 from suite.leaderboard.estimates import format_difference, format_estimate
 from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.signal_check import NO_SIGNAL
@@ -49,6 +50,10 @@ def _cells(board: Board, row: Row) -> pd.DataFrame:
     return f[(f.role == row.role) & (f.method == row.method) & (f.budget == row.budget)]
 
 
+def _always(board: Board) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class CostColumn:
     """A per-row mean over every `ok` cell of the row (all tasks and seeds)."""
@@ -59,18 +64,22 @@ class CostColumn:
     unit: str = ""
     with_std: bool = False  # only where the spread says something (speedup is measured, FLOPs are set)
     lower_is_better: bool | None = None  # None: never bold (training compute is a cost, not a score)
-    # Records from before training compute was recorded would fill the column with "–" only.
-    hidden_when_empty: bool = False
+    # Whether this board shows the column (one its records cannot fill would show only "–").
+    shown: Callable[[Board], bool] = _always
+    tag: Callable[[pd.DataFrame], str] | None = None  # said after the number: what it was measured on
 
     def text(self, board: Board, row: Row) -> tuple[str, float | None]:
-        ok = _cells(board, row)
-        values = self.value(board, ok[ok.status == "ok"]).dropna()
+        cells = _cells(board, row)
+        ok = cells[cells.status == "ok"]
+        values = self.value(board, ok).dropna()
         if not len(values):
             return MISSING, None
         mean = float(values.mean())
         text = f"{mean:.{self.digits}f}{self.unit}"
         if self.with_std and len(values) > 1:
             text += f" ± {float(np.std(values, ddof=1)):.{self.digits}f}"
+        if self.tag is not None:
+            text += f" {self.tag(ok)}"
         return text, round(mean, self.digits)
 
 
@@ -83,20 +92,54 @@ def relative_training_compute(board: Board, cells: pd.DataFrame) -> pd.Series:
     return cells.train_flops / denominator
 
 
+def has_training_compute(board: Board) -> bool:
+    """Relative training compute needs the reference's; records before the training rule have none."""
+    f = board.frame
+    reference = f[(f.role == ROLE_METHOD) & (f.method == REFERENCE.method) & (f.budget == REFERENCE.budget)]
+    return bool(reference.train_flops.notna().any())
+
+
+def has_engine_figures(board: Board) -> bool:
+    """Whether any `ok` cell was timed on an exported-model engine (records before engines were not)."""
+    f = board.frame
+    return bool(f[f.status == "ok"].engine_speedup.notna().any())
+
+
+def row_engine_speedups(board: Board, cells: pd.DataFrame) -> pd.Series:
+    """Each cell's batch-32 speedup on the row's best engine and precision (`engines.best_config` over
+    the row's cells), NaN where that one was not timed."""
+    best = best_config(pooled(cells.engine_speedups))
+    if best is None:
+        return pd.Series(dtype=float)
+    return pd.Series([per_cell.get(best[0]) for per_cell in cells.engine_speedups], dtype=float)
+
+
+def row_engine(cells: pd.DataFrame) -> str:
+    best = best_config(pooled(cells.engine_speedups))
+    return label(best[0]) if best else ""
+
+
+SPEEDUP_COLUMN, ENGINE_COLUMN = "speedup (b32)", "engine speedup (b32)"
 COST_COLUMNS = (
     CostColumn("FLOP fraction", lambda b, c: c.fraction, 3, lower_is_better=True),
-    CostColumn("speedup (b32)", lambda b, c: c.speedup, 2, "x", with_std=True, lower_is_better=False),
+    CostColumn(SPEEDUP_COLUMN, lambda b, c: c.speedup, 2, "x", with_std=True, lower_is_better=False),
+    CostColumn(
+        ENGINE_COLUMN,
+        row_engine_speedups,
+        2,
+        "x",
+        with_std=True,
+        lower_is_better=False,
+        shown=has_engine_figures,
+        tag=row_engine,
+    ),
     CostColumn("params (M, nonzero)", lambda b, c: c.params_nonzero / 1e6, 2, lower_is_better=True),
-    CostColumn("train compute (× dense)", relative_training_compute, 2, hidden_when_empty=True),
+    CostColumn("train compute (× dense)", relative_training_compute, 2, shown=has_training_compute),
 )
 
 
 def cost_columns(board: Board) -> list[CostColumn]:
-    f = board.frame
-    reference = f[(f.role == ROLE_METHOD) & (f.method == REFERENCE.method) & (f.budget == REFERENCE.budget)]
-    # Relative training compute needs the reference's; without it the column could only show "–".
-    comparable = bool(reference.train_flops.notna().any())
-    return [c for c in COST_COLUMNS if comparable or not c.hidden_when_empty]
+    return [c for c in COST_COLUMNS if c.shown(board)]
 
 
 def task_header(board: Board, task: str) -> str:
