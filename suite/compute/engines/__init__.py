@@ -7,6 +7,7 @@ a list of names and says in one line which is unknown or cannot run here.
 from __future__ import annotations
 
 from suite.compute.engines.base import Engine, EngineRun
+from suite.compute.engines.deepsparse import DeepSparse
 from suite.compute.engines.onnxruntime import OnnxRuntime
 from suite.compute.engines.openvino import OpenVino
 from suite.errors import SuiteError
@@ -43,7 +44,7 @@ def engines_for(names: list[str] | tuple[str, ...]) -> list[Engine]:
     return chosen
 
 
-for _engine in (OnnxRuntime(), OpenVino()):
+for _engine in (OnnxRuntime(), OpenVino(), DeepSparse()):
     register_engine(_engine)
 
 __all__ = ["TORCH", "Engine", "EngineRun", "engine_names", "engines_for", "register_engine"]
