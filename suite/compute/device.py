@@ -51,21 +51,42 @@ def resolve_device(spec: str = "auto") -> torch.device:
     return torch.device("cuda", index)
 
 
-def has_native_cpu_bf16() -> bool:
-    """Whether this CPU computes bf16 in hardware (x86 AVX512-BF16 or AMX, Arm BF16).
+# The CPU flags that change which kernels oneDNN and PyTorch pick (so, in bf16, the rounding a training
+# run sees): AMX tiles, AVX-512 with its bf16/fp16/VNNI extensions, AVX2/FMA; Arm's bf16 and SVE.
+KERNEL_FLAGS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+    "bf16",
+    "sve",
+)
 
-    Without it, autocast emulates bf16 and runs slower than fp32. The flags are read from
-    /proc/cpuinfo (Linux); elsewhere the answer is no.
-    """
+
+def _cpu_flags() -> set[str]:
+    """This CPU's feature flags from /proc/cpuinfo (Linux); empty elsewhere."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 key, _, value = line.partition(":")
                 if key.strip() in ("flags", "Features"):
-                    return bool({"avx512_bf16", "amx_bf16", "bf16"} & set(value.split()))
+                    return set(value.split())
     except OSError:
-        return False
-    return False
+        return set()
+    return set()
+
+
+def has_native_cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (x86 AVX512-BF16 or AMX, Arm BF16).
+
+    Without it, autocast emulates bf16 and runs slower than fp32; off Linux the answer is no.
+    """
+    return bool({"avx512_bf16", "amx_bf16", "bf16"} & _cpu_flags())
 
 
 def default_precision(device: torch.device) -> str:
@@ -161,11 +182,16 @@ CPU = Placement(torch.device("cpu"))
 
 
 def hardware() -> dict[str, Any]:
-    import torch
-
+    """What a record says of the machine. Two machines of one kind can differ in CPU model and ISA
+    (an AMX Xeon and an AVX512-BF16 EPYC pick other bf16 kernels), which moves trained scores beyond
+    bit-for-bit repeats: the CPU model, the kernel-relevant flags it has and the kernel level PyTorch
+    dispatches to say which."""
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": _cpu_model() or platform.machine(),
+        "cpu_isa": sorted(set(KERNEL_FLAGS) & _cpu_flags()),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.is_available(),

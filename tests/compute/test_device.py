@@ -77,6 +77,30 @@ def test_native_bf16_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
         assert device.has_native_cpu_bf16() is expected, flags
 
 
+
+def test_records_name_the_cpu_model_and_the_flags_that_change_kernels(monkeypatch, tmp_path):
+    """Two machines of one kind (an AMX Xeon, an AVX512-BF16 EPYC) pick other bf16 kernels: the record
+    says which CPU and which of the kernel-relevant flags it has, and nothing else of /proc/cpuinfo."""
+    import builtins
+
+    from suite.compute import device
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n"
+        "flags\t\t: fpu sse4_2 avx2 fma avx512f avx512_vnni avx512_bf16 amx_tile amx_bf16 amx_int8 pdpe1gb\n"
+    )
+    real_open = builtins.open
+    monkeypatch.setattr(
+        builtins, "open", lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path, *a, **k)
+    )
+    facts = device.hardware()
+    assert facts["cpu_model"] == "Intel(R) Xeon(R) Platinum 8480+"
+    expected = ["amx_bf16", "amx_int8", "amx_tile", "avx2", "avx512_bf16", "avx512_vnni", "avx512f", "fma"]
+    assert facts["cpu_isa"] == expected
+    assert facts["torch_cpu_capability"]  # the level PyTorch's own CPU kernels dispatch to (e.g. AVX512)
+    assert device.has_native_cpu_bf16()
+
 @pytest.mark.integration
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_smoke_cells_on_an_explicit_cpu_record_device_and_precision(capsys, tmp_path, glue_dir, precision):
