@@ -27,6 +27,14 @@ def _gap(difference: Estimate) -> str:
     return text + (f", 95% CI {ci.text(sep='..')}" if ci is not None else "")
 
 
+def _best(best: Estimate, reference: Estimate | None) -> str:
+    """What follows the best row's average: its spread over seeds and its gap to the reference."""
+    parts = [spread.text()] if (spread := best.spread) is not None else []
+    if reference is not None:
+        parts.append(_gap(best.minus(reference)))
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def ranking_text(entries: list[tuple[str, Estimate]]) -> str:
     """`heads 61.2 ≈ ksp 60.8 (difference 0.4, 95% CI -1.1..2.0) > distill 52.9 (...)`."""
     text = f"{entries[0][0]} {entries[0][1].value:.1f}"
@@ -77,9 +85,7 @@ def headline_lines(board: Board) -> list[str]:
             line = f"- Budget {budget:g}: no method has a score on every task of the average yet."
         else:
             best_row, best = entries[0]
-            line = f"- Budget {budget:g}: best **{best_row.method}** {best.value:.1f}"
-            if reference is not None:
-                line += f" ({_gap(best.minus(reference))})"
+            line = f"- Budget {budget:g}: best **{best_row.method}** {best.value:.1f}{_best(best, reference)}"
             named = [(row.method, estimate) for row, estimate in entries]
             if all(e.draws is not None for _, e in named):
                 line += ". Ranking: " + ranking_text(named) + "."

@@ -119,7 +119,8 @@ def _statistics(board: Board) -> str:
   Every row of a task is scored on the same resamples, and a difference between two rows is taken
   resample by resample; a CI is the 2.5th to 97.5th percentile of the resampled values.
 - Several seeds of a row are averaged inside each resample. The CI therefore covers the sampling
-  of dev examples, not seed-to-seed variation; the ± beside a score (sample std over seeds) shows that.
+  of dev examples, not training randomness; the spread over seeds beside it (lowest..highest seed and
+  sample sd, where a row has 2 or more seeds; `score_seed_*` in `{CSV}`) shows that.
 - The GLUE average is bootstrapped too: per resample, the mean over tasks of each task's resampled
   score (every task on its own resamples, the same ones its column uses), so differences between
   averages are paired as well.
