@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from suite.leaderboard.bootstrap import Interval, percentile_interval, shown
-from suite.leaderboard.seeds import SeedSpread, seed_spread
+from suite.leaderboard.seeds import SeedCheck, SeedSpread, paired_differences, seed_check, seed_spread
 
 
 @dataclass(frozen=True)
 class Estimate:
     """`value` is the mean over seeds; `draws` (one per resample, seeds averaged inside each) is
     None where any seed behind the value has no per-example predictions. `seeds` numbers the
-    `seed_values` (empty where they are not known)."""
+    `seed_values` (empty where they are not known), so that two rows can be paired seed by seed."""
 
     value: float
     seed_values: tuple[float, ...] = ()
@@ -45,9 +45,24 @@ class Estimate:
         return None if self.draws is None else percentile_interval(self.draws)
 
     def minus(self, other: Estimate) -> Estimate:
-        """The paired difference: draws subtracted resample by resample (same index matrices)."""
+        """The paired difference: draws subtracted resample by resample (same index matrices), and the
+        per-seed values over the seeds both have, seed by seed. `value` stays the difference of the
+        two means (each over all of its own seeds), the number the tables show."""
         draws = None if self.draws is None or other.draws is None else self.draws - other.draws
-        return Estimate(self.value - other.value, (), draws)
+        per_seed = paired_differences(self.by_seed, other.by_seed)
+        return Estimate(self.value - other.value, tuple(per_seed.values()), draws, tuple(per_seed))
+
+    @property
+    def seed_check(self) -> SeedCheck:
+        """On a difference (from `minus`): whether its per-seed values share its sign."""
+        return seed_check(self.value, self.seed_values)
+
+    @property
+    def called(self) -> bool:
+        """On a difference: its 95% CI excludes 0 and the seed check allows it (section 5b, plus
+        training randomness: with fewer than 2 paired seeds the CI alone decides)."""
+        ci = self.ci
+        return ci is not None and ci.excludes_zero and self.seed_check.allows
 
 
 def seed_mean(values: Sequence[float], draws: Sequence[np.ndarray | None], seeds: Sequence[int] = ()) -> Estimate:
@@ -72,9 +87,14 @@ SIGNIFICANT = "†"
 
 
 def format_difference(estimate: Estimate, digits: int = 1) -> str:
-    """`+1.2 [0.3, 2.0]†`: † where the 95% CI excludes 0 (a difference the data can call)."""
+    """`+1.2 [0.3, 2.0]†`: † where the difference is called (`Estimate.called`); where the CI alone
+    would call it but the seeds do not agree, they say so: `+1.2 [0.3, 2.0] (2 of 3 seeds agree)`."""
     text = f"{shown(estimate.value, digits):+.{digits}f}"
     ci = estimate.ci
     if ci is None:
         return text
-    return f"{text} [{ci.text(digits)}]" + (SIGNIFICANT if ci.excludes_zero else "")
+    text += f" [{ci.text(digits)}]"
+    if estimate.called:
+        return text + SIGNIFICANT
+    check = estimate.seed_check
+    return f"{text} ({check.text()})" if ci.excludes_zero and not check.allows else text

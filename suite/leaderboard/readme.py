@@ -124,8 +124,11 @@ def _statistics(board: Board) -> str:
 - The GLUE average is bootstrapped too: per resample, the mean over tasks of each task's resampled
   score (every task on its own resamples, the same ones its column uses), so differences between
   averages are paired as well.
-- A difference is called only where its CI excludes 0: `>` in the headline and † in the difference
-  tables; `≈` where the CI includes 0.
+- A difference is called only where its CI excludes 0 and the seeds agree: over the seeds both rows
+  have (paired by seed number), every per-seed difference has the sign of the mean difference (with 3
+  seeds, all three). `>` in the headline and † in the difference tables; `≈` otherwise. Where the two
+  rows share fewer than 2 seeds there is nothing to agree and the CI alone decides, which the board
+  says under the tables and in the headline: one seed carries no training randomness.
 - `{CSV}`: `score_ci_low` / `score_ci_high` are the CI of that record's own score (one seed); the
   tables show the CI of the mean over seeds. Both are empty where a record's score is not verified.
 - An `ok` record's score counts only once verified as `python -m suite validate` verifies it: a
