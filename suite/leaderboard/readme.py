@@ -141,6 +141,19 @@ def _statistics(board: Board) -> str:
   per task: {examples}."""
 
 
+REPRODUCIBILITY = """\
+- Bit for bit: regenerating this board from the same result files gives the same bytes (the
+  bootstrap's seed is fixed, and nothing here reads a clock or the environment), and a smoke run
+  repeats exactly on one machine.
+- Only up to training randomness: training on another machine, even one of the same kind. Its CPU's
+  instruction set decides which bf16 kernels PyTorch picks (AMX on one, AVX512-BF16 on another; each
+  record's `hardware` names the CPU model, its kernel-relevant ISA flags and PyTorch's CPU kernel
+  level), and their rounding moves trained scores: a fresh clone on another machine gave the quick
+  preset's SST-2 teacher 76.95 where the first machine gave 72.9. The bootstrap CI does not cover
+  such a move; the spread over seeds is the board's measure of it, which is why a call needs every
+  seed to agree, and why a call that rests on one seed can be undone by a rerun elsewhere."""
+
+
 def _verified_score(board: Board, record: dict) -> str:
     score = board.cell_score(record)
     return f"{score.value:.2f}" if score is not None else "not verified"
@@ -332,6 +345,10 @@ def render_readme(board: Board, title: str = "Leaderboard") -> str:
         "## Statistics",
         "",
         _statistics(board),
+        "",
+        "## What reproduces",
+        "",
+        REPRODUCIBILITY,
         "",
         "## Trivial baseline and the signal check",
         "",

@@ -133,8 +133,15 @@ def test_readme_states_rule_setup_provenance_and_reported_numbers_apart(cells):
     assert text.index("SparseBERT") > text.index("not measured here")  # quoted numbers only in that section
     assert "`abc`" in text and '"cpu_count": 2' in text
     assert "t-rte-0" in text  # teacher table (legacy: the dense cell was the teacher)
-    for section in ("## Statistics", "## The training rule", "## Trivial baseline and the signal check"):
+    for section in (
+        "## Statistics",
+        "## What reproduces",
+        "## The training rule",
+        "## Trivial baseline and the signal check",
+    ):
         assert section in text
+    reproduces = text.split("## What reproduces")[1].split("\n## ")[0]
+    assert "Bit for bit: regenerating this board" in reproduces and "AVX512-BF16" in reproduces
     assert "predate the training rule" in text and "no trivial-baseline record" in text
     assert text == render_readme(build_board(list(reversed(cells))))
 
