@@ -97,8 +97,8 @@ class Board:
         per_seed = self.seeds(row, task)
         if not per_seed:
             return None
-        ordered = [per_seed[s] for s in sorted(per_seed)]
-        return seed_mean([s.value for s in ordered], [s.draws for s in ordered])
+        seeds = sorted(per_seed)
+        return seed_mean([per_seed[s].value for s in seeds], [per_seed[s].draws for s in seeds], seeds)
 
     def average(self, row: Row, tasks: Sequence[str] | None = None) -> Estimate | None:
         """Per seed the mean over `tasks` (default: the average's), then the mean over seeds that have
@@ -114,7 +114,7 @@ class Board:
         values = [float(np.mean([p[s].value for p in per_task])) for s in seeds]
         draws = [p[s].draws for p in per_task for s in seeds]
         mean_draws = np.mean(np.stack(draws), axis=0) if all(d is not None for d in draws) else None  # type: ignore[arg-type]
-        return Estimate(float(np.mean(values)), tuple(values), mean_draws)
+        return Estimate(float(np.mean(values)), tuple(values), mean_draws, tuple(seeds))
 
     def estimate(self, row: Row, task: str | None) -> Estimate | None:
         """A task's score, or the GLUE average where `task` is None."""

@@ -2,8 +2,9 @@
 
 This is the one question the suite exists to answer (at the same FLOP budget, which method keeps the
 most accuracy?), stated from the records alone so that it can never drift from the tables. Neighbours
-in a ranking are joined by ">" only where the paired bootstrap CI of their difference excludes 0,
-"≈" where it does not; without per-example predictions nothing is tested and the text says so.
+in a ranking are joined by ">" only where the difference is called (`Estimate.called`: the paired
+bootstrap CI excludes 0 and, where they share 2 or more seeds, the seeds agree), "≈" where it is not;
+without per-example predictions nothing is tested and the text says so.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import itertools
 from suite.leaderboard.board import Board, ranked
 from suite.leaderboard.bootstrap import shown
 from suite.leaderboard.estimates import Estimate
-from suite.leaderboard.notes import signal_flags
+from suite.leaderboard.notes import BOOTSTRAP_ALONE, signal_flags
 from suite.leaderboard.rows import REFERENCE
 from suite.leaderboard.tables import table_budgets
 from suite.leaderboard.training_rule import violations
@@ -21,14 +22,29 @@ from suite.leaderboard.unverified import unverified_summary
 from suite.records.schema import REFERENCE_BUDGET, ROLE_TEACHER, ROLE_TRIVIAL
 
 
+def _seeds(difference: Estimate) -> str:
+    """`, 3 of 3 seeds agree` where the seed check applies; nothing where the rows share fewer seeds."""
+    check = difference.seed_check
+    return f", {check.text()}" if check.applies else ""
+
+
 def _gap(difference: Estimate) -> str:
     ci = difference.ci
     text = f"{shown(difference.value, 1):+.1f} points vs the reference"
-    return text + (f", 95% CI {ci.text(sep='..')}" if ci is not None else "")
+    return text + (f", 95% CI {ci.text(sep='..')}{_seeds(difference)}" if ci is not None else "")
+
+
+def _best(best: Estimate, reference: Estimate | None) -> str:
+    """What follows the best row's average: its spread over seeds and its gap to the reference."""
+    parts = [spread.text()] if (spread := best.spread) is not None else []
+    if reference is not None:
+        parts.append(_gap(best.minus(reference)))
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def ranking_text(entries: list[tuple[str, Estimate]]) -> str:
-    """`heads 61.2 ≈ ksp 60.8 (difference 0.4, 95% CI -1.1..2.0) > distill 52.9 (...)`."""
+    """`heads 61.2 ≈ ksp 60.8 (difference 0.4, 95% CI -1.1..2.0) > distill 52.9 (...)`; where the
+    neighbours share 2 or more seeds, the seed check follows the CI (`..., 3 of 3 seeds agree`)."""
     text = f"{entries[0][0]} {entries[0][1].value:.1f}"
     for (_, upper), (name, lower) in itertools.pairwise(entries):
         difference = upper.minus(lower)
@@ -36,10 +52,30 @@ def ranking_text(entries: list[tuple[str, Estimate]]) -> str:
         if ci is None:
             text += f", {name} {lower.value:.1f}"
             continue
-        relation = ">" if ci.excludes_zero else "≈"
+        relation = ">" if difference.called else "≈"
         gap = shown(difference.value, 1)
-        text += f" {relation} {name} {lower.value:.1f} (difference {gap:.1f}, 95% CI {ci.text(sep='..')})"
+        text += f" {relation} {name} {lower.value:.1f} (difference {gap:.1f}, 95% CI {ci.text(sep='..')}"
+        text += f"{_seeds(difference)})"
     return text
+
+
+def _neighbour_gaps(board: Board) -> list[Estimate]:
+    """The tested differences between neighbours of every budget's ranking."""
+    gaps = []
+    for budget in table_budgets(board):
+        entries = [estimate for _, estimate in ranked(board, budget)] if budget != REFERENCE_BUDGET else []
+        gaps += [upper.minus(lower) for upper, lower in itertools.pairwise(entries)]
+    return [gap for gap in gaps if gap.ci is not None]
+
+
+def seed_line(board: Board) -> list[str]:
+    """Said once where a ranking's call rests on the bootstrap alone (neighbours sharing fewer than 2 seeds)."""
+    gaps = _neighbour_gaps(board)
+    alone = [gap for gap in gaps if not gap.seed_check.applies]
+    if not alone:
+        return []
+    which = "Every gap in the rankings below is" if len(alone) == len(gaps) else "Gaps below without a seed count are"
+    return [f"{which} between rows that share fewer than 2 seeds, so {BOOTSTRAP_ALONE}."]
 
 
 def _orientation(board: Board) -> str:
@@ -66,6 +102,7 @@ def headline_lines(board: Board) -> list[str]:
     lines += [f"- {warning}" for warning in violations(board.tasks, board.lineage)]
     lines += [f"- {note}" for note in signal_flags(board)]
     lines.append(_orientation(board))
+    lines += [f"- {line}" for line in seed_line(board)]
     reference = board.average(REFERENCE)
     for budget in table_budgets(board):
         if budget == REFERENCE_BUDGET:
@@ -77,9 +114,7 @@ def headline_lines(board: Board) -> list[str]:
             line = f"- Budget {budget:g}: no method has a score on every task of the average yet."
         else:
             best_row, best = entries[0]
-            line = f"- Budget {budget:g}: best **{best_row.method}** {best.value:.1f}"
-            if reference is not None:
-                line += f" ({_gap(best.minus(reference))})"
+            line = f"- Budget {budget:g}: best **{best_row.method}** {best.value:.1f}{_best(best, reference)}"
             named = [(row.method, estimate) for row, estimate in entries]
             if all(e.draws is not None for _, e in named):
                 line += ". Ranking: " + ranking_text(named) + "."
@@ -98,8 +133,10 @@ def render_headline(board: Board) -> list[str]:
         "",
         "GLUE average (mean over seeds) over every task not flagged for lack of signal (reference not",
         "above its trivial baseline); a method is ranked at a budget only when it has an `ok` score on",
-        "every one of them, each verified. `>`: the paired-bootstrap 95% CI of the difference excludes 0;",
-        "`≈`: it does not (no call).",
+        "every one of them, each verified. `>`: the paired-bootstrap 95% CI of the difference excludes 0",
+        "and, where the two rows share 2 or more seeds, every seed's own difference has the sign of the",
+        "mean difference (`3 of 3 seeds agree`); `≈`: not both (no call). With fewer shared seeds the CI",
+        "alone decides, and it covers dev-set sampling only: one seed carries no training randomness.",
         "",
         *headline_lines(board),
     ]

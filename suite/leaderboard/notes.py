@@ -11,7 +11,7 @@ from collections import Counter
 from suite.leaderboard.board import Board
 from suite.leaderboard.rows import Row
 from suite.leaderboard.signal_check import NO_SIGNAL, NOT_RUN, SIGNAL
-from suite.leaderboard.tables import table_rows
+from suite.leaderboard.tables import compared_differences, table_rows
 from suite.leaderboard.training_rule import LEGACY_NOTE, violations
 from suite.leaderboard.tuning import tuning_notes
 
@@ -78,6 +78,26 @@ def tested_differences(board: Board, budget: float) -> bool:
     )
 
 
+# Why a call with no seed check is weaker, said wherever one is made (under a table, in the headline).
+BOOTSTRAP_ALONE = (
+    "the bootstrap CI alone decides: it covers dev-set sampling, not training randomness, and one seed carries none"
+)
+
+
+def seed_notes(board: Board, budget: float) -> list[str]:
+    """Whether some tested differences of this table had no seed check (the rows share fewer than 2 seeds)."""
+    tested = [d for d in compared_differences(board, budget) if d.ci is not None]
+    alone = [d for d in tested if not d.seed_check.applies]
+    if not alone:
+        return []
+    if len(alone) == len(tested):
+        return [f"Every difference below is between rows that share fewer than 2 seeds, so {BOOTSTRAP_ALONE}."]
+    return [
+        "Some differences below are between rows that share fewer than 2 seeds (the seed counts above say"
+        f" which rows): for those {BOOTSTRAP_ALONE}."
+    ]
+
+
 def signal_flags(board: Board) -> list[str]:
     """Tasks flagged for no signal, then those the check could not run on (one line per shared reason)."""
     notes = [board.signal[t].note() for t in board.tasks if board.signal[t].verdict == NO_SIGNAL]
@@ -130,6 +150,7 @@ def training_notes(board: Board) -> list[str]:
 def table_notes(board: Board, budget: float) -> list[str]:
     return [
         *interval_notes(board, budget),
+        *seed_notes(board, budget),
         *signal_notes(board),
         *training_notes(board),
         *tuning_notes(board, budget),

@@ -119,12 +119,16 @@ def _statistics(board: Board) -> str:
   Every row of a task is scored on the same resamples, and a difference between two rows is taken
   resample by resample; a CI is the 2.5th to 97.5th percentile of the resampled values.
 - Several seeds of a row are averaged inside each resample. The CI therefore covers the sampling
-  of dev examples, not seed-to-seed variation; the ± beside a score (sample std over seeds) shows that.
+  of dev examples, not training randomness; the spread over seeds beside it (lowest..highest seed and
+  sample sd, where a row has 2 or more seeds; `score_seed_*` in `{CSV}`) shows that.
 - The GLUE average is bootstrapped too: per resample, the mean over tasks of each task's resampled
   score (every task on its own resamples, the same ones its column uses), so differences between
   averages are paired as well.
-- A difference is called only where its CI excludes 0: `>` in the headline and † in the difference
-  tables; `≈` where the CI includes 0.
+- A difference is called only where its CI excludes 0 and the seeds agree: over the seeds both rows
+  have (paired by seed number), every per-seed difference has the sign of the mean difference (with 3
+  seeds, all three). `>` in the headline and † in the difference tables; `≈` otherwise. Where the two
+  rows share fewer than 2 seeds there is nothing to agree and the CI alone decides, which the board
+  says under the tables and in the headline: one seed carries no training randomness.
 - `{CSV}`: `score_ci_low` / `score_ci_high` are the CI of that record's own score (one seed); the
   tables show the CI of the mean over seeds. Both are empty where a record's score is not verified.
 - An `ok` record's score counts only once verified as `python -m suite validate` verifies it: a
@@ -135,6 +139,19 @@ def _statistics(board: Board) -> str:
   with different dev labels stop the leaderboard with one line naming the files.
 - Here: {scored} of {ok} `ok` cells verified ({with_draws} with per-example predictions); dev examples
   per task: {examples}."""
+
+
+REPRODUCIBILITY = """\
+- Bit for bit: regenerating this board from the same result files gives the same bytes (the
+  bootstrap's seed is fixed, and nothing here reads a clock or the environment), and a smoke run
+  repeats exactly on one machine.
+- Only up to training randomness: training on another machine, even one of the same kind. Its CPU's
+  instruction set decides which bf16 kernels PyTorch picks (AMX on one, AVX512-BF16 on another; each
+  record's `hardware` names the CPU model, its kernel-relevant ISA flags and PyTorch's CPU kernel
+  level), and their rounding moves trained scores: a fresh clone on another machine gave the quick
+  preset's SST-2 teacher 76.95 where the first machine gave 72.9. The bootstrap CI does not cover
+  such a move; the spread over seeds is the board's measure of it, which is why a call needs every
+  seed to agree, and why a call that rests on one seed can be undone by a rerun elsewhere."""
 
 
 def _verified_score(board: Board, record: dict) -> str:
@@ -328,6 +345,10 @@ def render_readme(board: Board, title: str = "Leaderboard") -> str:
         "## Statistics",
         "",
         _statistics(board),
+        "",
+        "## What reproduces",
+        "",
+        REPRODUCIBILITY,
         "",
         "## Trivial baseline and the signal check",
         "",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +10,7 @@ import pandas as pd
 
 from suite.leaderboard.board import NOT_VERIFIED, Board
 from suite.leaderboard.engines import best_config, label, pooled
-from suite.leaderboard.estimates import format_difference, format_estimate
+from suite.leaderboard.estimates import Estimate, format_difference, format_estimate
 from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.signal_check import NO_SIGNAL
 from suite.records.schema import REFERENCE_BUDGET, ROLE_METHOD, ROLE_TEACHER, ROLE_TRIVIAL
@@ -193,24 +193,37 @@ def budget_table(board: Board, budget: float) -> pd.DataFrame:
     return pd.DataFrame(table, columns=names)
 
 
-def difference_table(board: Board, budget: float, to_best: bool) -> pd.DataFrame:
-    """Per task and for the average: each row minus the reference (or minus the budget's best row of
-    that column), paired bootstrap 95% CI, † where the CI excludes 0."""
+def _differences(board: Board, budget: float, to_best: bool) -> Iterator[tuple[Row, str, Estimate | str]]:
+    """(row, column, its difference or what stands in its place) of every cell of a difference table."""
     columns: list[tuple[str, str | None]] = [(task_header(board, t), t) for t in board.tasks]
     columns.append((AVERAGE, None))
-    table = []
     for row in table_rows(board, budget):
         if row.is_reference and not to_best:
             continue
-        entry = {"method": row.label(budget)}
         for name, task in columns:
             other = board.best_row(budget, task) if to_best else REFERENCE
             mine, theirs = board.estimate(row, task), board.estimate(other, task) if other else None
             if row == other:
-                entry[name] = "best"
+                yield row, name, "best"
             elif mine is None or theirs is None:
-                entry[name] = MISSING
+                yield row, name, MISSING
             else:
-                entry[name] = format_difference(mine.minus(theirs))
-        table.append(entry)
-    return pd.DataFrame(table, columns=["method", *(name for name, _ in columns)])
+                yield row, name, mine.minus(theirs)
+
+
+def difference_table(board: Board, budget: float, to_best: bool) -> pd.DataFrame:
+    """Per task and for the average: each row minus the reference (or minus the budget's best row of
+    that column), paired bootstrap 95% CI, † where the difference is called (`Estimate.called`: the CI
+    excludes 0 and the seeds agree)."""
+    entries: dict[Row, dict[str, str]] = {}
+    for row, name, difference in _differences(board, budget, to_best):
+        text = difference if isinstance(difference, str) else format_difference(difference)
+        entries.setdefault(row, {"method": row.label(budget)})[name] = text
+    columns = ["method", *(task_header(board, t) for t in board.tasks), AVERAGE]
+    return pd.DataFrame(list(entries.values()), columns=columns)
+
+
+def compared_differences(board: Board, budget: float) -> list[Estimate]:
+    """Every difference the budget's two difference tables show (to the reference, to the best row)."""
+    both = [d for to_best in (False, True) for _, _, d in _differences(board, budget, to_best)]
+    return [d for d in both if isinstance(d, Estimate)]

@@ -121,15 +121,18 @@ def test_index_matrices_are_fixed_per_task_and_independent_between_tasks():
 
 def test_seeds_are_averaged_inside_each_resample():
     one, two = np.array([10.0, 20.0, 30.0]), np.array([30.0, 20.0, 10.0])
-    estimate = seed_mean([20.0, 24.0], [one, two])
-    assert estimate.value == 22.0 and estimate.n == 2
+    estimate = seed_mean([20.0, 24.0], [one, two], [3, 7])
+    assert estimate.value == 22.0 and estimate.n == 2 and estimate.by_seed == {3: 20.0, 7: 24.0}
     np.testing.assert_array_equal(estimate.draws, [20.0, 20.0, 20.0])
     assert seed_mean([20.0, 24.0], [one, None]).draws is None  # a seed without predictions: no CI
 
 
-def test_formats_show_std_ci_and_the_significance_mark():
+def test_formats_show_ci_seed_spread_and_the_significance_mark():
     assert format_estimate(Estimate(82.34, (82.34,))) == "82.3"
-    assert format_estimate(Estimate(82.0, (81.0, 83.0), np.array([80.0, 84.0]))) == "82.0 ± 1.4 [80.1, 83.9]"
+    assert format_estimate(Estimate(82.0, (81.0, 83.0), np.array([80.0, 84.0]))) == (
+        "82.0 [80.1, 83.9] (seeds 81.0..83.0, sd 1.4)"
+    )
+    assert format_estimate(Estimate(82.0, (81.0, 83.0))) == "82.0 (seeds 81.0..83.0, sd 1.4)"  # no predictions
     assert format_difference(Estimate(1.0, (), np.array([0.0, 4.0]))) == "+1.0 [0.1, 3.9]†"
     assert format_difference(Estimate(0.2, (), np.array([-1.0, 3.0]))) == "+0.2 [-0.9, 2.9]"
     assert format_difference(Estimate(-2.0)) == "-2.0"

@@ -70,8 +70,10 @@ def cells(results):
 def test_table_mean_std_marks_best_and_order(cells):
     table = budget_table(build_board(cells), 0.1).set_index("method")
     assert list(table.index) == ["dense (budget 1)", "ksp", "distill", "random"]  # reference, then by average
-    assert table.loc["dense (budget 1)", "sst2"].startswith("91.0 ± 1.4 [")  # never bold; n said per table
-    assert table.loc["dense (budget 1)", "average"].startswith("86.5 ± 2.1 [")
+    dense = table.loc["dense (budget 1)"]
+    assert dense["sst2"].startswith("91.0 [") and dense["sst2"].endswith("] (seeds 90.0..92.0, sd 1.4)")  # never bold
+    assert dense["average"].startswith("86.5 [") and dense["average"].endswith("] (seeds 85.0..88.0, sd 2.1)")
+    assert "seeds" not in table.loc["ksp", "sst2"]  # one seed: no spread
     assert table.loc["ksp", "sst2"].startswith("**85.0 [") and table.loc["distill", "sst2"].startswith("80.0 [")
     assert table.loc["distill", "rte"].startswith("**72.0 [")
     assert table.loc["ksp", "average"].startswith("**77.5 [")
@@ -131,8 +133,15 @@ def test_readme_states_rule_setup_provenance_and_reported_numbers_apart(cells):
     assert text.index("SparseBERT") > text.index("not measured here")  # quoted numbers only in that section
     assert "`abc`" in text and '"cpu_count": 2' in text
     assert "t-rte-0" in text  # teacher table (legacy: the dense cell was the teacher)
-    for section in ("## Statistics", "## The training rule", "## Trivial baseline and the signal check"):
+    for section in (
+        "## Statistics",
+        "## What reproduces",
+        "## The training rule",
+        "## Trivial baseline and the signal check",
+    ):
         assert section in text
+    reproduces = text.split("## What reproduces")[1].split("\n## ")[0]
+    assert "Bit for bit: regenerating this board" in reproduces and "AVX512-BF16" in reproduces
     assert "predate the training rule" in text and "no trivial-baseline record" in text
     assert text == render_readme(build_board(list(reversed(cells))))
 
