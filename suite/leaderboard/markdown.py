@@ -7,6 +7,7 @@ import pandas as pd
 from suite.leaderboard.board import Board
 from suite.leaderboard.headline import render_headline
 from suite.leaderboard.notes import seeds_line, table_notes, tested_differences
+from suite.leaderboard.question import render_question
 from suite.leaderboard.rows import REFERENCE
 from suite.leaderboard.tables import ENGINE_COLUMN, budget_table, difference_table, has_engine_figures, table_budgets
 from suite.leaderboard.unverified import render_unverified
@@ -52,6 +53,8 @@ def render_markdown(board: Board, title: str = "Leaderboard") -> str:
         "",
         *render_headline(board),
     ]
+    if question := render_question(board):
+        parts += ["", *question]
     for budget in table_budgets(board):
         parts += ["", f"## Budget {budget:g} (effective FLOPs ≤ {budget:g} × dense)", "", seeds_line(board, budget), ""]
         parts.append(_markdown(budget_table(board, budget)))

@@ -163,3 +163,25 @@ def test_spread_columns_in_the_csv_and_the_tables(tmp_path):
 def test_a_board_of_one_seed_per_row_has_no_spread_columns(one_seed):
     header = cells_csv(one_seed).splitlines()[0].split(",")
     assert not [name for name in header if name.startswith("score_seed")]
+
+
+def test_the_papers_question_pairs_ksp_with_its_rivals_and_the_best_method(three_seeds):
+    from suite.leaderboard.question import question_lines
+
+    (line,) = question_lines(three_seeds)
+    assert line.startswith("- Budget 0.5: ksp − magnitude +16.8 points (95% CI ")
+    assert "3 of 3 seeds agree): ksp is better" in line  # distill has no row here: not named
+    assert "ksp − heads -1.3 points (95% CI -2.0..-0.7, 2 of 3 seeds agree): no call (the best method)." in line
+    assert "## The paper's question" in render_markdown(three_seeds)
+
+
+def test_the_papers_question_is_left_out_without_the_focus_method(tmp_path):
+    from suite.leaderboard.question import question_lines
+
+    scores = {key: values for key, values in SEEDS.items() if key[0] != "ksp"}
+    board = build_board(read_cells(write_board(tmp_path / "results", scores)))
+    assert question_lines(board) == []
+    assert "## The paper's question" not in render_markdown(board)
+    (line,) = question_lines(board, focus="magnitude", rivals=("heads",))
+    assert line.startswith("- Budget 0.5: magnitude − heads -18.1 points")
+    assert line.endswith("heads is better (the best method).")
