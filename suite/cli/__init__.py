@@ -1,4 +1,4 @@
-"""`python -m suite run | tune | baselines | ls | flops | bench | export | leaderboard | validate`.
+"""`python -m suite run | tune | baselines | ls | flops | bench | export | leaderboard | compare | validate`.
 
 One module per subcommand: its parser (`add_parser`), its checked request and its `run`. Exit codes: 0
 success, 1 some cells failed (validate: some records have problems), 2 bad input (one line on stderr
@@ -16,13 +16,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from suite.cli import baselines, bench, export, flops, leaderboard, ls, run, tune, validate
+from suite.cli import baselines, bench, compare, export, flops, leaderboard, ls, run, tune, validate
 from suite.cli.args import _Parser, _Version
 from suite.cli.interrupts import TERMINATED_EXIT, Terminated
 from suite.errors import SuiteError
 
 # In the order `--help` lists them.
-SUBCOMMANDS = (run, tune, baselines, ls, flops, bench, export, leaderboard, validate)
+SUBCOMMANDS = (run, tune, baselines, ls, flops, bench, export, leaderboard, compare, validate)
 COMMANDS = {module.NAME: module.run for module in SUBCOMMANDS}
 
 

@@ -11,8 +11,9 @@ Tables, headline, CSV, plots and README all read this one object, so none of the
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -60,6 +61,9 @@ class Board:
     lineage: dict[str, LineageCheck]
     resamples: int
     unverified: tuple[Unverified, ...] = ()
+    # sha256 of each task's dev labels (where predictions were loaded): two boards' draws pair only on
+    # the same labels in the same order.
+    label_digests: dict[str, str] = field(default_factory=dict)
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -135,7 +139,7 @@ class Board:
 
 def _task_draws(
     task: str, cells: list[RecordFile], loaded: list[Predictions], resamples: int
-) -> tuple[dict[int, np.ndarray], int | None]:
+) -> tuple[dict[int, np.ndarray], np.ndarray | None]:
     """Bootstrap draws of every verified cell (by position), all on one index matrix: every row of a
     task must be scored on the same dev labels."""
     from suite.spec.tasks import get_task  # the task table only; no torch behind it
@@ -153,7 +157,7 @@ def _task_draws(
     predictions = {i: pair[0] for i, pair in enumerate(arrays)}
     metric = get_task(task).primary_metric
     draws = bootstrap_draws(metric, labels, predictions, task_indices(task, len(labels), resamples))
-    return draws, len(labels)
+    return draws, labels
 
 
 def _verify(cells: list[RecordFile]) -> tuple[dict[int, Predictions], list[Unverified]]:
@@ -183,12 +187,14 @@ def build_board(items: Iterable[RecordFile | dict[str, Any]], resamples: int = R
     tasks = tuple(task_order(frame.task))
     scores: dict[tuple[str, Row, int], CellScore] = {}
     examples: dict[str, int] = {}
+    digests: dict[str, str] = {}
     for task in tasks:
         mine = [i for i in sorted(verified) if cells[i].record["task"] == task]
         scored = [cells[i] for i in mine]
-        draws, n = _task_draws(task, scored, [verified[i] for i in mine], resamples)
-        if n is not None:
-            examples[task] = n
+        draws, labels = _task_draws(task, scored, [verified[i] for i in mine], resamples)
+        if labels is not None:
+            examples[task] = len(labels)
+            digests[task] = hashlib.sha256(np.ascontiguousarray(labels).tobytes()).hexdigest()
         for i, cell in enumerate(scored):
             key = (task, Row.of(cell.record), int(cell.record["seed"]))  # unique: check_cells refuses duplicates
             scores[key] = CellScore(float(cell.record["score"]), draws.get(i))
@@ -200,7 +206,7 @@ def build_board(items: Iterable[RecordFile | dict[str, Any]], resamples: int = R
         reference = partial.score(REFERENCE, task)
         signal[task] = check_signal(task, reference, partial.score(trivial, task) if trivial else None)
     lineage = {task: check_lineage(frame, task) for task in tasks}
-    return Board(tuple(cells), frame, tasks, scores, examples, signal, lineage, resamples, kept)
+    return Board(tuple(cells), frame, tasks, scores, examples, signal, lineage, resamples, kept, digests)
 
 
 def ranked(board: Board, budget: float) -> list[tuple[Row, Estimate]]:
