@@ -64,13 +64,13 @@ def render_question(board: Board, focus: str = FOCUS, rivals: Sequence[str] = RI
     lines = question_lines(board, focus, rivals)
     if not lines:
         return []
+    named = ", ".join(f"`{r}`" for r in rivals)
     return [
         "## The paper's question",
         "",
-        f"Does `{focus}` (SparseBERT's knowledge-aware sparse pruning) keep more accuracy than "
-        + ", ".join(f"`{r}`" for r in rivals)
-        + " and the best method at the same FLOP budget? Paired differences of GLUE averages, with the",
-        "headline's rule for a call (CI excludes 0 and every shared seed agrees); `no call` is an answer too.",
+        f"Does `{focus}` (SparseBERT's knowledge-aware sparse pruning) keep more accuracy than {named}",
+        "and the best method at the same FLOP budget? Paired differences of GLUE averages, called by the",
+        "headline's rule (the CI excludes 0 and every shared seed agrees); `no call` is an answer too.",
         "",
         *lines,
     ]
