@@ -3,7 +3,8 @@
 - hidden: MSE between every hidden state (embedding output + every layer output);
 - attention: MSE between every layer's pre-softmax attention scores, padding entries zeroed;
 - logits: soft cross-entropy of student logits against teacher probabilities (temperature T);
-  for regression (STS-B) the logit term is replaced by MSE to the gold label.
+  for regression (STS-B) the logit term is replaced by MSE to the gold label;
+- hard (off by default): the task loss against the gold labels (cross-entropy; MSE on STS-B).
 
 Pre-softmax scores are not returned by transformers (`output_attentions` gives probabilities, and
 SDPA attention returns nothing), so forward hooks on the query and key projections keep their
@@ -20,8 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from suite.api import POSITIVE, WEIGHT, RunContext, check_ranges, knob
+from suite.api import POSITIVE, WEIGHT, Range, RunContext, check_ranges, knob
 from suite.flops import head_size
+from suite.spec.ranges import MAX_COUNT
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,16 @@ class KDWeights:
     attention: float = knob(1.0, WEIGHT)
     logits: float = knob(1.0, WEIGHT)
     temperature: float = knob(1.0, POSITIVE)
+    # The task loss with the gold labels beside the teacher's terms. SparseBERT's loss has none (0);
+    # TinyBERT-style recipes that add it weigh it against the soft term.
+    hard: float = knob(0.0, WEIGHT)
+    # The attention term as if every batch were padded to this many tokens (0: as batched). The mean
+    # over a batch's n x n score entries weighs each entry by 1/n^2, so with length-grouped batches of
+    # short sentences the term weighs (L/n)^2 times what it does in code that pads every batch to L
+    # (the SparseBERT authors used L = 128); scaling by (n/L)^2 restores that weight. Entries beyond n
+    # are zero-padded keys and queries there, which that code also counts (padded query rows are not
+    # masked in it), so only the normalisation differs.
+    attention_pad_to: int = knob(0, Range(0, MAX_COUNT))
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -109,8 +121,15 @@ def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tenso
 
 def prediction_loss(student_logits, teacher_logits, labels, regression: bool, temperature: float) -> torch.Tensor:
     if regression:
-        return F.mse_loss(student_logits.squeeze(-1).float(), labels.float())
+        return task_loss(student_logits, labels, regression)
     return soft_cross_entropy(student_logits, teacher_logits, temperature)
+
+
+def task_loss(logits: torch.Tensor, labels: torch.Tensor, regression: bool) -> torch.Tensor:
+    """The loss against the gold labels: cross-entropy, or MSE for a regression task."""
+    if regression:
+        return F.mse_loss(logits.squeeze(-1).float(), labels.float())
+    return F.cross_entropy(logits.float(), labels)
 
 
 class Distiller:
@@ -156,13 +175,16 @@ class Distiller:
             mask = batch["attention_mask"]
             teacher_scores = self.teacher_scores.scores(mask)
             mapped_scores = [teacher_scores[t - 1].detach() for t in self.layer_map]
-            parts["attention"] = w.attention * attention_loss(self.student_scores.scores(mask), mapped_scores)
+            scale = (mask.shape[-1] / w.attention_pad_to) ** 2 if w.attention_pad_to else 1.0
+            parts["attention"] = w.attention * scale * attention_loss(self.student_scores.scores(mask), mapped_scores)
             self.student_scores.clear()
             self.teacher_scores.clear()
         if w.logits:
             parts["logits"] = w.logits * prediction_loss(
                 student_outputs.logits, teacher_outputs.logits, batch["labels"], self.regression, w.temperature
             )
+        if w.hard:
+            parts["hard"] = w.hard * task_loss(student_outputs.logits, batch["labels"], self.regression)
         total = sum(parts.values())
         self.last_parts = {k: float(v.detach()) for k, v in parts.items()}
         return total, dict(self.last_parts)

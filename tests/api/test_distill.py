@@ -131,3 +131,35 @@ def test_the_distill_student_starts_from_the_teacher_layers_it_is_matched_to():
         theirs = teacher.bert.encoder.layer[teacher_index].attention.self.query.weight
         assert torch.equal(mine, theirs)  # initialised from the layer it is distilled towards
     method.finalize(student, ctx)
+
+
+def _parts(student, teacher, weights: KDWeights, b) -> dict[str, float]:
+    """The loss parts of one forward pass (the distiller's hooks must see the forward)."""
+    distiller = Distiller(student, teacher, weights, regression=False)
+    outputs = student(**b, output_hidden_states=True)
+    parts = distiller.loss(b, outputs)[1]
+    distiller.close()
+    return parts
+
+
+def test_the_hard_label_term_is_the_task_loss_and_off_by_default():
+    teacher, student = tiny(), tiny()
+    b = batch()
+    assert "hard" not in _parts(student, teacher, KDWeights(), b)
+    parts = _parts(student, teacher, KDWeights(hard=0.5), b)
+    with torch.no_grad():
+        expected = 0.5 * float(F.cross_entropy(student(**b).logits, b["labels"]))
+    assert parts["hard"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_attention_padded_to_a_fixed_length_weighs_by_the_batch_length_squared():
+    teacher, student = tiny(), tiny()
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    b = batch()  # 7 tokens
+    as_batched = _parts(student, teacher, KDWeights(), b)["attention"]
+    padded = _parts(student, teacher, KDWeights(attention_pad_to=14), b)["attention"]
+    assert as_batched > 0 and padded == pytest.approx(as_batched / 4, rel=1e-5)  # (7 / 14)^2
+    with pytest.raises(ValueError, match="attention_pad_to must be in"):
+        KDWeights(attention_pad_to=-1)
