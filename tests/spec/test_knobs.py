@@ -36,7 +36,8 @@ def test_knobs_are_typed_from_the_config_nested_ones_too():
         (
             "ksp.mask_update=5",
             "--method-args: ksp has no knob 'mask_update'. Did you mean 'mask_updates'? Its knobs: distill, "
-            "kd.hidden, kd.attention, kd.logits, kd.temperature, mask_updates, initial_sparsity",
+            "kd.hidden, kd.attention, kd.logits, kd.temperature, kd.hard, kd.attention_pad_to, mask_updates, "
+            "initial_sparsity",
         ),
         ("ksp.mask_updates=1.5", "--method-args: ksp.mask_updates expects an integer, got '1.5'"),
         ("ksp.distill=maybe", "--method-args: ksp.distill expects true or false, got 'maybe'"),
