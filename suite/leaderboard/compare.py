@@ -51,7 +51,8 @@ def compare_boards(a: Board, b: Board) -> list[Comparison]:
     if not tasks:
         raise SuiteError(f"the two folders share no task ({', '.join(a.tasks)} vs {', '.join(b.tasks)})")
     _check_pairable(a, b, tasks)
-    rows = [row for row in a.rows() if row in set(b.rows())]
+    theirs_rows = set(b.rows())
+    rows = [row for row in a.rows() if row in theirs_rows]
     out = []
     for task in tasks:
         for row in rows:

@@ -16,7 +16,7 @@ from suite.leaderboard.board import Board, ranked
 from suite.leaderboard.bootstrap import shown
 from suite.leaderboard.estimates import Estimate
 from suite.leaderboard.tables import table_budgets
-from suite.records.schema import REFERENCE_BUDGET, ROLE_METHOD
+from suite.records.schema import REFERENCE_BUDGET
 
 FOCUS = "ksp"  # knowledge-aware sparse pruning, the SparseBERT paper's method
 RIVALS = ("distill", "magnitude")  # a small dense distilled student; pruning without the teacher
@@ -42,7 +42,7 @@ def question_lines(board: Board, focus: str = FOCUS, rivals: Sequence[str] = RIV
     for budget in table_budgets(board):
         if budget == REFERENCE_BUDGET:
             continue
-        entries = dict((row.method, estimate) for row, estimate in ranked(board, budget) if row.role == ROLE_METHOD)
+        entries = {row.method: estimate for row, estimate in ranked(board, budget)}  # method rows only
         if focus not in entries:
             continue
         best = next(iter(entries))  # ranked() is best first
