@@ -266,7 +266,8 @@ NO_TUNED = "none"
 def resolve_tuned(flag: str | None, preset: Preset) -> TunedSettings | None:
     """The tuned file a run applies: `--tuned FILE` (refused in one line unless it was tuned under this
     run's settings), `--tuned none`, or by default the preset's committed one where it has one and it
-    applies (where the run's settings differ from its, it is left out with a warning)."""
+    applies (where the run's settings differ from its, it is left out with a warning), else the one of the
+    preset it takes its tuning from."""
     from suite.records.tuned_file import default_tuned_path, read_tuned
 
     if flag == NO_TUNED:
@@ -276,6 +277,8 @@ def resolve_tuned(flag: str | None, preset: Preset) -> TunedSettings | None:
         tuned.check_applies(preset)
         return tuned
     path = default_tuned_path(preset.name)
+    if not path.is_file() and preset.tuning_from is not None:
+        path = default_tuned_path(preset.tuning_from)
     if not path.is_file():
         return None
     tuned = read_tuned(path, f"suite/tuned/{path.name}")

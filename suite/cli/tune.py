@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from suite.tune.plan import Study, TunePlan
 
 NAME = "tune"
-DEFAULT_TRIALS = 8
 MAX_TRIALS = 1000
 
 
@@ -31,9 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         NAME, help="choose every method's knobs and learning rate on the held-out split, with equal trials"
     )
     add_grid_arguments(tune)
-    tune.add_argument(
-        "--trials", type=int, default=DEFAULT_TRIALS, help=f"per task and method (default {DEFAULT_TRIALS})"
-    )
+    tune.add_argument("--trials", type=int, help="per task and method (default: the preset's tuning budget)")
     tune.add_argument(
         "--budget",
         type=_finite_number(0.0, inclusive=False),
@@ -78,9 +75,10 @@ class TuneRequest:
         from suite.records.tuned_file import default_tuned_path
         from suite.spec.presets import get_preset
 
-        if not 1 <= args.trials <= MAX_TRIALS:
-            raise SuiteError(f"--trials must be in [1, {MAX_TRIALS}], got {args.trials}")
         preset = get_preset(args.preset)
+        trials = preset.tune_trials if args.trials is None else args.trials
+        if not 1 <= trials <= MAX_TRIALS:
+            raise SuiteError(f"--trials must be in [1, {MAX_TRIALS}], got {trials}")
         heldout = preset.heldout if args.heldout is None else args.heldout
         if heldout in (None, NO_HELDOUT):
             raise SuiteError(
@@ -95,7 +93,7 @@ class TuneRequest:
         name = run.preset.name
         return cls(
             run=replace(run, preset=replace(run.preset, budgets=(budget,), seeds=(seed,))),
-            trials=args.trials,
+            trials=trials,
             budget=budget,
             seed=seed,
             tune_dir=args.tune_dir or Path("results") / f"{name}-tune",

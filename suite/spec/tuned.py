@@ -37,6 +37,7 @@ def tuned_under(preset: Preset) -> dict[str, Any]:
         "model": preset.model,
         "train": dataclasses.asdict(preset.train),
         "task_epochs": dict(sorted(preset.task_epochs.items())),
+        "task_learning_rates": dict(sorted(preset.task_learning_rates.items())),
         "max_train_samples": preset.max_train_samples,
         "data_seed": preset.data_seed,
         "heldout": preset.heldout,
@@ -57,6 +58,10 @@ class TunedChoice:
     default_heldout_score: float | None = None  # the trial at the method's defaults, for comparison
     chosen_trial: int | None = None  # the index of the trial whose settings these are
     beats_trivial: bool | None = None  # False: no trial beat the majority class, so the defaults were kept
+    best_trial: int | None = None  # the best-scoring trial above the trivial score, chosen or not
+    # The 95% paired-bootstrap interval of the best trial's held-out gain over the defaults: the best
+    # replaces the defaults only where it lies above zero.
+    gain_over_defaults: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,13 @@ def parse_tuned(data: Any, file: str, sha256: str) -> TunedSettings:
         chosen, beats = entry.get("chosen_trial"), entry.get("beats_trivial")
         if not (chosen is None or _count(chosen, 0)) or not (beats is None or isinstance(beats, bool)):
             raise fail(f"{key}: chosen_trial must be a whole number and beats_trivial a boolean")
-        choices[key] = TunedChoice(dict(knobs), float(lr), entry["trials"], *scores, chosen, beats)
+        best, gain = entry.get("best_trial"), entry.get("gain_over_defaults")
+        if not (best is None or _count(best, 0)):
+            raise fail(f"{key}: best_trial must be a whole number")
+        if not (gain is None or (isinstance(gain, list) and len(gain) == 2 and all(_number(g) for g in gain))):
+            raise fail(f"{key}: gain_over_defaults must be [low, high], two finite numbers")
+        interval = None if gain is None else (float(gain[0]), float(gain[1]))
+        choices[key] = TunedChoice(dict(knobs), float(lr), entry["trials"], *scores, chosen, beats, best, interval)
     return TunedSettings(
         file=file,
         sha256=sha256,

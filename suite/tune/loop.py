@@ -9,13 +9,14 @@ its record and told to its study.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import optuna
 
+from suite.leaderboard.bootstrap import Interval
 from suite.records.completeness import TRIVIAL_METHOD
 from suite.records.layout import Cell, cell_path
 from suite.records.reader import read_record
@@ -24,6 +25,7 @@ from suite.run.identity import TEACHER_METHOD
 from suite.run.plan import GridSummary, expand_grid
 from suite.spec.search import split_trial
 from suite.spec.tuned import TunedChoice, TunedSettings, entry_key, tuned_under
+from suite.tune.evidence import gain_interval
 from suite.tune.plan import PHASES, Study, TunePlan
 from suite.tune.studies import Studies, TrialResult, default_values
 
@@ -44,6 +46,8 @@ class TuneOutcome:
     results: dict[str, list[TrialResult]] = field(default_factory=dict)  # entry_key -> finished trials
     unreachable: dict[str, str] = field(default_factory=dict)  # entry_key -> why the budget is out of reach
     trivial: dict[str, float] = field(default_factory=dict)  # task -> its trivial row's held-out score
+    # entry_key -> trial index -> the interval of its held-out gain over trial 0 (None: no evidence)
+    gains: dict[str, dict[int, Interval | None]] = field(default_factory=dict)
 
     def complete(self, plan: TunePlan) -> bool:
         """Every reachable study has all its trials."""
@@ -76,6 +80,8 @@ class Tuner:
                 self.run_trial(phase, index, studies, opened, fixed)
             for key, study in opened.items():
                 self.outcome.results[key] = self.studies.results(study)
+            for study in studies:
+                self.outcome.gains[entry_key(study.task, study.method)] = self.gains(phase, study)
             self.outcome.trivial = trivial_scores(self.folder, self.plan)
         return self.outcome
 
@@ -137,6 +143,17 @@ class Tuner:
             why = "" if score is not None else f"{record.get('status')}" + (f": {error[0]}" if error else "")
             self.report(study, index, score, why)
 
+    def gains(self, phase: str, study: Study) -> dict[int, Interval | None]:
+        """Each scored trial's held-out gain over the defaults (trial 0), from the two cells' predictions."""
+        key = entry_key(study.task, study.method)
+        budget, seed = self.plan.budget, self.plan.seed
+
+        def path(index: int) -> Path:
+            return cell_path(trial_dir(self.folder, phase, index), study.task, study.method, budget, seed)
+
+        scored = [r.index for r in self.outcome.results.get(key, []) if r.value is not None and r.index != 0]
+        return {index: gain_interval(study.task, path(0), path(index)) for index in scored}
+
     def chosen(self, method: str) -> dict[str, TunedChoice]:
         """The finished phase's choice for `method` on every task (the teacher, for phase 2)."""
         choices = {}
@@ -145,7 +162,8 @@ class Tuner:
                 continue
             key = entry_key(study.task, study.method)
             trivial = self.outcome.trivial.get(study.task)
-            choice = best_choice(self.plan, study, self.outcome.results.get(key, []), trivial)
+            results, gains = self.outcome.results.get(key, []), self.outcome.gains.get(key, {})
+            choice = best_choice(self.plan, study, results, trivial, gains)
             if choice is not None:
                 choices[key] = choice
         return choices
@@ -166,29 +184,44 @@ def trivial_scores(folder: Path, plan: TunePlan) -> dict[str, float]:
 
 
 def best_choice(
-    plan: TunePlan, study: Study, results: list[TrialResult], trivial: float | None = None
+    plan: TunePlan,
+    study: Study,
+    results: list[TrialResult],
+    trivial: float | None = None,
+    gains: Mapping[int, Interval | None] | None = None,
 ) -> TunedChoice | None:
-    """The best finished trial that beats the task's trivial held-out score (the lowest index among equal
-    scores); where none does, the defaults (trial 0): a setting that only ties the majority class
-    learned nothing, and choosing it would make a constant predictor the tuned row. None when no trial
-    scored."""
+    """The tuned setting of a study, or None when no trial scored.
+
+    Among the finished trials that beat the task's trivial held-out score (a setting that only ties the
+    majority class learned nothing, and choosing it would make a constant predictor the tuned row), the
+    best (the lowest index among equal scores) replaces the defaults (trial 0) only where its gain over
+    them is called: `gains[index]`, the paired-bootstrap interval of that gain, lies above zero. Where
+    the defaults failed or did not beat the trivial score, there is nothing to keep and the best wins;
+    where no trial beats it, the defaults are kept. `gains` None: the best wins on its score alone.
+    """
     scored = [r for r in results if r.value is not None]
     if not scored:
         return None
     above = [r for r in scored if trivial is None or r.value > trivial]
     defaults = next((r for r in scored if r.index == 0), None)
-    if above:
-        best = max(above, key=lambda r: (r.value, -r.index))
+    best = max(above, key=lambda r: (r.value, -r.index)) if above else None
+    interval = None if best is None or gains is None else gains.get(best.index)
+    if best is None:
+        chosen = defaults or max(scored, key=lambda r: (r.value, -r.index))
+    elif gains is None or defaults is None or defaults not in above or best is defaults:
+        chosen = best
     else:
-        best = defaults or max(scored, key=lambda r: (r.value, -r.index))
-    scale, knobs = split_trial(best.params)
+        chosen = best if interval is not None and interval.low > 0 else defaults
+    scale, knobs = split_trial(chosen.params)
     rate = plan.preset.train_for(study.task).learning_rate * scale
     return TunedChoice(
         knobs,
         rate,
         trials=len(results),
-        heldout_score=best.value,
+        heldout_score=chosen.value,
         default_heldout_score=None if defaults is None else defaults.value,
-        chosen_trial=best.index,
+        chosen_trial=chosen.index,
         beats_trivial=None if trivial is None else bool(above),
+        best_trial=None if best is None else best.index,
+        gain_over_defaults=None if interval is None else (interval.low, interval.high),
     )

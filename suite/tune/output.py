@@ -18,7 +18,8 @@ def tuned_file_data(plan: TunePlan, outcome: TuneOutcome) -> dict[str, Any]:
     for study in plan.studies:
         key = entry_key(study.task, study.method)
         results = outcome.results.get(key, [])
-        choice = best_choice(plan, study, results, outcome.trivial.get(study.task))
+        gains = outcome.gains.get(key, {})
+        choice = best_choice(plan, study, results, outcome.trivial.get(study.task), gains)
         if choice is None:
             continue
         choices[key] = {
@@ -29,6 +30,8 @@ def tuned_file_data(plan: TunePlan, outcome: TuneOutcome) -> dict[str, Any]:
             "default_heldout_score": choice.default_heldout_score,
             "chosen_trial": choice.chosen_trial,
             "beats_trivial": choice.beats_trivial,
+            "best_trial": choice.best_trial,
+            "gain_over_defaults": None if choice.gain_over_defaults is None else list(choice.gain_over_defaults),
             "trial_scores": [
                 {"index": r.index, "values": r.params, "heldout_score": r.value, "state": r.state} for r in results
             ],
@@ -42,7 +45,8 @@ def tuned_file_data(plan: TunePlan, outcome: TuneOutcome) -> dict[str, Any]:
         "(trial 0: the method's defaults at the preset's learning rate); no pruner",
         "selected_on": "heldout",
         "selection": "the best held-out score among the trials that beat the task's trivial (majority-class) "
-        "held-out score; where none does, the defaults (trial 0)",
+        "held-out score, where its gain over the defaults (trial 0) has a 95% paired-bootstrap interval above "
+        "zero or the defaults did not beat the trivial score; else the defaults (trial 0)",
         "trivial_heldout_score": dict(sorted(outcome.trivial.items())),
         "choices": choices,
         "not_tuned": dict(sorted(outcome.unreachable.items())),

@@ -10,7 +10,7 @@ import pytest
 
 from suite.errors import SuiteError
 from suite.records.tuned_file import MAX_TUNED_FILE_BYTES, read_tuned, write_tuned
-from suite.spec.presets import get_preset
+from suite.spec.presets import PRESETS, get_preset
 from suite.spec.tuned import FORMAT, parse_tuned, tuned_under
 
 PRESET = replace(get_preset("smoke"), heldout=16)
@@ -22,7 +22,14 @@ GOOD = {
     "seed": 0,
     "trials": 8,
     "choices": {
-        "mrpc/ksp": {"knobs": {"kd.temperature": 2.0}, "learning_rate": 3e-4, "trials": 8, "heldout_score": 71.0}
+        "mrpc/ksp": {
+            "knobs": {"kd.temperature": 2.0},
+            "learning_rate": 3e-4,
+            "trials": 8,
+            "heldout_score": 71.0,
+            "best_trial": 3,
+            "gain_over_defaults": [0.5, 4.25],
+        }
     },
 }
 
@@ -33,6 +40,7 @@ def test_a_written_tuned_file_reads_back_and_applies_to_its_own_settings(tmp_pat
     tuned.check_applies(PRESET)
     choice = tuned.choice("mrpc", "ksp")
     assert choice.knobs == {"kd.temperature": 2.0} and choice.learning_rate == 3e-4
+    assert (choice.best_trial, choice.gain_over_defaults) == (3, (0.5, 4.25))
     assert tuned.choice("sst2", "ksp") is None
     assert tuned.record("mrpc", "ksp", [])["chosen"] == {"kd.temperature": 2.0, "learning_rate": 3e-4}
 
@@ -49,6 +57,9 @@ def test_a_written_tuned_file_reads_back_and_applies_to_its_own_settings(tmp_pat
         (lambda d: d["choices"]["mrpc/ksp"]["knobs"].update({"x": [1]}), "not a finite number, a string"),
         (lambda d: d["choices"]["mrpc/ksp"].update(chosen_trial=-1), "chosen_trial must be a whole number"),
         (lambda d: d["choices"]["mrpc/ksp"].update(beats_trivial="yes"), "beats_trivial a boolean"),
+        (lambda d: d["choices"]["mrpc/ksp"].update(best_trial=1.5), "best_trial must be a whole number"),
+        (lambda d: d["choices"]["mrpc/ksp"].update(gain_over_defaults=[1.0]), r"must be \[low, high\]"),
+        (lambda d: d["choices"]["mrpc/ksp"].update(gain_over_defaults=[0, "x"]), r"must be \[low, high\]"),
     ],
 )
 def test_a_malformed_tuned_file_is_one_line_naming_it(change, message):
@@ -83,3 +94,25 @@ def test_a_tuned_file_is_read_only_if_a_regular_file_within_its_size_bound(tmp_p
     with pytest.raises(SuiteError, match="cannot read it"):
         read_tuned(tmp_path / "missing.json")
     json.dumps(GOOD)  # the fixture itself is plain JSON
+
+
+def test_a_preset_that_takes_its_tuning_from_another_trains_as_that_one():
+    shared = [p for p in PRESETS.values() if p.tuning_from is not None]
+    assert shared, "the quick preset is the CPU leaderboard's slice"
+    for preset in shared:
+        assert tuned_under(preset) == tuned_under(get_preset(preset.tuning_from))
+
+
+def test_a_run_applies_the_tuned_file_of_the_preset_it_takes_its_tuning_from(tmp_path, monkeypatch):
+    import suite.records.tuned_file as tuned_file
+    from suite.cli.run import resolve_tuned
+
+    monkeypatch.setattr(tuned_file, "TUNED_DIR", tmp_path)
+    grid, part = replace(PRESET, name="grid"), replace(PRESET, name="part", tasks=("mrpc",), tuning_from="grid")
+    assert resolve_tuned(None, part) is None  # neither has a tuned file
+    write_tuned(tmp_path / "grid.json", {**GOOD, "preset": "grid"})
+    assert resolve_tuned(None, part).file == "suite/tuned/grid.json"
+    assert resolve_tuned(None, grid).file == "suite/tuned/grid.json"
+    write_tuned(tmp_path / "part.json", {**GOOD, "preset": "part"})  # a file of its own comes first
+    assert resolve_tuned(None, part).file == "suite/tuned/part.json"
+    assert resolve_tuned("none", part) is None

@@ -12,6 +12,7 @@ from suite.records.layout import cell_path
 from suite.records.reader import read_record, read_records
 from suite.registry import list_methods
 from suite.run.cell import CellRunner
+from suite.spec.presets import get_preset
 from suite.tune.studies import Studies
 
 TRIALS = 2
@@ -82,10 +83,20 @@ def test_tune_gives_every_method_the_same_trials_on_the_held_out_split_and_resum
         assert choice["trials"] == TRIALS, key
         assert [t["index"] for t in choice["trial_scores"]] == list(range(TRIALS)), key
         scores = [t["heldout_score"] for t in choice["trial_scores"] if t["state"] == "complete"]
-        above = [s for s in scores if s > data["trivial_heldout_score"][key.split("/")[0]]]
+        trivial = data["trivial_heldout_score"][key.split("/")[0]]
+        above = [s for s in scores if s > trivial]
         assert choice["beats_trivial"] is bool(above), key
         chosen = choice["trial_scores"][choice["chosen_trial"]]["heldout_score"]
-        assert choice["heldout_score"] == chosen == (max(above) if above else scores[0]), key
+        best, gain = choice["best_trial"], choice["gain_over_defaults"]
+        if not above:
+            assert choice["chosen_trial"] == 0 and best is None, key
+        elif best == 0 or (default := choice["trial_scores"][0]["heldout_score"]) is None or default <= trivial:
+            assert choice["chosen_trial"] == best, key
+        else:  # the best replaces the defaults only on a called gain, from the two trials' predictions
+            assert gain is not None and gain[0] <= gain[1], key
+            assert choice["chosen_trial"] == (best if gain[0] > 0 else 0), key
+        assert choice["heldout_score"] == chosen, key
+        assert above == [] or choice["trial_scores"][best]["heldout_score"] == max(above), key
         assert choice["default_heldout_score"] == choice["trial_scores"][0]["heldout_score"], key
     # Trial 0 of each study is the method's defaults at the preset's learning rate.
     assert data["choices"]["mrpc/ksp"]["trial_scores"][0]["values"]["learning_rate_scale"] == 1.0
@@ -172,12 +183,13 @@ def test_tune_dry_run_prints_the_trial_plan_and_the_hours_from_finished_cells(ca
     assert main([*args, "--timings", str(tmp_path / "times"), "--dry-run"]) == 0
     out, err = capsys.readouterr()
     lines = out.splitlines()
-    # The teacher is tuned first whenever a method distils from it; every study gets 8 trials.
+    # The teacher is tuned first whenever a method distils from it; every study gets the preset's trials.
+    trials = get_preset("cpu").tune_trials
     assert [line.split()[:4] for line in lines] == [
-        ["independent", "mrpc", "teacher", "8"],
-        ["independent", "mrpc", "dense", "8"],
-        ["with-teacher", "mrpc", "ksp", "8"],
+        ["independent", "mrpc", "teacher", str(trials)],
+        ["independent", "mrpc", "dense", str(trials)],
+        ["with-teacher", "mrpc", "ksp", str(trials)],
     ]
     assert "kd.temperature log-uniform [1, 8]" in lines[2] and "learning_rate_scale" in lines[0]
     assert "at budget 0.1" in err
-    assert f"about {8 * (360 + 180 + 720) / 3600:.1f} h" in err
+    assert f"about {trials * (360 + 180 + 720) / 3600:.1f} h" in err
