@@ -75,4 +75,4 @@ leaderboard: install
 	    "predictions sidecar predate them: recompute them with make cpu-leaderboard; fix, rerun or remove" \
 	    "the others (records missing fields come from an older suite)." >&2; \
 	  exit 1; }
-	$(PY) -m suite leaderboard --results-dir $(CPU_BOARD)/results --out $(CPU_BOARD) --title "CPU leaderboard: MiniLM-L6 on GLUE"
+	$(PY) -m suite leaderboard --results-dir $(CPU_BOARD)/results --out $(CPU_BOARD) --preset cpu --title "CPU leaderboard: MiniLM-L6 on GLUE"

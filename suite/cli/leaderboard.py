@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from suite.errors import SuiteError
+from suite.spec.presets import get_preset
 
 NAME = "leaderboard"
 
@@ -24,6 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     board.add_argument("--out", type=Path, help="output folder (default: the results folder, if only one)")
     board.add_argument("--title", default="Leaderboard", help="heading of the markdown files")
     board.add_argument("--no-plots", action="store_true", help="skip the PNG plots (tables, CSV and README only)")
+    board.add_argument(
+        "--preset", help="the preset the board was made for: its README lists the tasks it leaves off, and why"
+    )
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class LeaderboardRequest:
     out: Path
     title: str
     plots: bool
+    left_off: dict[str, str]
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LeaderboardRequest:
@@ -43,7 +48,10 @@ class LeaderboardRequest:
                 )
         if len(folders) > 1 and args.out is None:
             raise SuiteError("several --results-dir are merged into a new leaderboard: say where with --out DIR")
-        return cls(folders=folders, out=args.out or folders[0], title=args.title, plots=not args.no_plots)
+        left_off = {} if args.preset is None else dict(get_preset(args.preset).left_off)
+        return cls(
+            folders=folders, out=args.out or folders[0], title=args.title, plots=not args.no_plots, left_off=left_off
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
     request = LeaderboardRequest.from_args(args)
     try:
-        paths = write_leaderboard(list(request.folders), request.out, request.title, request.plots)
+        paths = write_leaderboard(
+            list(request.folders), request.out, request.title, request.plots, left_off=request.left_off
+        )
     except FileNotFoundError as exc:
         raise SuiteError(f"{exc}; run `python -m suite run` first or pass --results-dir") from None
     print(paths[0].read_text())

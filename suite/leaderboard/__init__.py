@@ -10,7 +10,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from suite.errors import SuiteError
@@ -49,6 +49,7 @@ def write_leaderboard(
     title: str = "Leaderboard",
     plots: bool = True,
     resamples: int = RESAMPLES,
+    left_off: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write leaderboard.md, cells.csv, README.md and the plots into `out`; returns their paths.
 
@@ -72,7 +73,7 @@ def write_leaderboard(
     files: dict[str, str | bytes] = {
         MARKDOWN: render_markdown(board, title),
         CSV: cells_csv(board),
-        README: render_readme(board, title),
+        README: render_readme(board, title, left_off),
     }
     if plots:
         from suite.leaderboard.plots import render_plots  # matplotlib only when plots are asked for

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -20,6 +20,7 @@ from suite.leaderboard.engine_notes import engine_section
 from suite.leaderboard.files import CSV, DIFFERENCE_PLOT, FLOPS_PLOT, MARKDOWN, SPEEDUP_PLOT
 from suite.leaderboard.reported import reported_markdown
 from suite.leaderboard.rows import REFERENCE
+from suite.leaderboard.scale import scale_section
 from suite.leaderboard.signal_check import NO_SIGNAL
 from suite.leaderboard.training_rule import LEGACY_NOTE
 from suite.leaderboard.tuning import format_rate, learning_rate, tuning_of, tuning_section
@@ -279,7 +280,8 @@ def _teacher_rows(board: Board) -> str:
     return note + pd.DataFrame(rows).astype(str).to_markdown(index=False, disable_numparse=True)
 
 
-def render_readme(board: Board, title: str = "Leaderboard") -> str:
+def render_readme(board: Board, title: str = "Leaderboard", left_off: Mapping[str, str] | None = None) -> str:
+    """`left_off`: the tasks the board's preset leaves off, each with its measured reason."""
     records = board.records
     statuses = Counter(r.get("status", "failed") for r in records)
     roles = Counter(role_of(r) for r in records)
@@ -317,6 +319,10 @@ def render_readme(board: Board, title: str = "Leaderboard") -> str:
         " the train subsample is the same for every method and seed (`data_seed`); no data augmentation.",
         f"- Devices: {_join(_device(r) for r in trained)}; precision (autocast of forward passes):"
         f" {_join(r.get('precision') or 'fp32 (not recorded)' for r in trained)}.",
+        "",
+        "## Scale",
+        "",
+        scale_section(board, left_off or {}),
         "",
         "## Rows of a table",
         "",

@@ -175,7 +175,9 @@ PUBLISHED = Path(__file__).resolve().parents[2] / "leaderboards" / "cpu"
 
 @pytest.mark.skipif(not (PUBLISHED / "results").is_dir(), reason="no published CPU leaderboard yet")
 def test_published_cpu_leaderboard_regenerates_identically(tmp_path):
-    # The committed tables must be what `make leaderboard` makes of the committed result files.
+    # The committed tables must be what `make leaderboard` makes of the committed result files. Those are
+    # still the first edition's, which hold MRPC and RTE: the cpu preset now leaves both off, so its
+    # `--preset cpu` list of tasks left off would contradict the tables, and the board is made without it.
     write_leaderboard(PUBLISHED / "results", tmp_path, "CPU leaderboard: MiniLM-L6 on GLUE", plots=False)
     for name in ("leaderboard.md", "cells.csv", "README.md"):
         assert (tmp_path / name).read_bytes() == (PUBLISHED / name).read_bytes(), name
