@@ -69,6 +69,7 @@ class TuneRequest:
     tune_dir: Path
     out: Path
     timings: Path | None
+    fallback_budgets: tuple[float, ...] = ()  # the preset's other budgets, for a method out of reach of `budget`
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> TuneRequest:
@@ -99,6 +100,7 @@ class TuneRequest:
             tune_dir=args.tune_dir or Path("results") / f"{name}-tune",
             out=args.out or default_tuned_path(name),
             timings=args.timings,
+            fallback_budgets=tuple(b for b in run.preset.budgets if b > budget),
         )
 
 
@@ -110,7 +112,14 @@ def run(args: argparse.Namespace) -> int:
 def execute(request: TuneRequest) -> int:
     from suite.tune.plan import plan_tune
 
-    plan = plan_tune(request.run.preset, list(request.run.methods), request.trials, request.budget, request.seed)
+    plan = plan_tune(
+        request.run.preset,
+        list(request.run.methods),
+        request.trials,
+        request.budget,
+        request.seed,
+        request.fallback_budgets,
+    )
     if request.run.dry_run:
         return print_plan(plan, request)
     return tune(plan, request)

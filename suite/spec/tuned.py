@@ -62,6 +62,8 @@ class TunedChoice:
     # The 95% paired-bootstrap interval of the best trial's held-out gain over the defaults: the best
     # replaces the defaults only where it lies above zero.
     gain_over_defaults: tuple[float, float] | None = None
+    # The budget its trials ran at where the method cannot reach the file's (None: the file's budget).
+    budget: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class TunedSettings:
             "file": self.file,
             "sha256": self.sha256,
             "trials": choice.trials,
-            "budget": self.budget,
+            "budget": self.budget if choice.budget is None else choice.budget,
             "chosen": {**choice.knobs, "learning_rate": choice.learning_rate},
             "heldout_score": choice.heldout_score,
             "overridden": overridden,  # knobs the command line set to other values than the file's
@@ -147,7 +149,13 @@ def parse_tuned(data: Any, file: str, sha256: str) -> TunedSettings:
         if not (gain is None or (isinstance(gain, list) and len(gain) == 2 and all(_number(g) for g in gain))):
             raise fail(f"{key}: gain_over_defaults must be [low, high], two finite numbers")
         interval = None if gain is None else (float(gain[0]), float(gain[1]))
-        choices[key] = TunedChoice(dict(knobs), float(lr), entry["trials"], *scores, chosen, beats, best, interval)
+        own_budget = entry.get("budget")
+        if not (own_budget is None or (_number(own_budget) and 0 < own_budget <= 1)):
+            raise fail(f"{key}: budget {clipped(repr(own_budget))} is not a FLOP fraction in (0, 1]")
+        own_budget = None if own_budget is None else float(own_budget)
+        choices[key] = TunedChoice(
+            dict(knobs), float(lr), entry["trials"], *scores, chosen, beats, best, interval, own_budget
+        )
     return TunedSettings(
         file=file,
         sha256=sha256,

@@ -10,7 +10,7 @@ its record and told to its study.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from suite.leaderboard.bootstrap import Interval
 from suite.records.completeness import TRIVIAL_METHOD
 from suite.records.layout import Cell, cell_path
 from suite.records.reader import read_record
+from suite.records.schema import REFERENCE_BUDGET
+from suite.registry import get_registered
 from suite.run.grid import Grid
 from suite.run.identity import TEACHER_METHOD
 from suite.run.plan import GridSummary, expand_grid
@@ -48,6 +50,11 @@ class TuneOutcome:
     trivial: dict[str, float] = field(default_factory=dict)  # task -> its trivial row's held-out score
     # entry_key -> trial index -> the interval of its held-out gain over trial 0 (None: no evidence)
     gains: dict[str, dict[int, Interval | None]] = field(default_factory=dict)
+    # entry_key -> the fallback budget a study ran at, where its method cannot reach the plan's
+    budgets: dict[str, float] = field(default_factory=dict)
+    # entry_key -> the budget its trials ran at, where that is not the plan's (a row that does not
+    # compress ran at 1; a study that moved, at its fallback): what its choice records
+    tuned_budgets: dict[str, float] = field(default_factory=dict)
 
     def complete(self, plan: TunePlan) -> bool:
         """Every reachable study has all its trials."""
@@ -76,12 +83,19 @@ class Tuner:
                 entry_key(s.task, s.method): self.studies.study(s.task, s.method, default_values(s.space, s.defaults))
                 for s in studies
             }
+            for key, study in opened.items():  # a study that moved to a fallback budget in an earlier process
+                moved = Studies.moved_to(study)
+                if moved is not None:
+                    self.outcome.budgets[key] = moved
             for index in range(self.plan.trials):
                 self.run_trial(phase, index, studies, opened, fixed)
             for key, study in opened.items():
                 self.outcome.results[key] = self.studies.results(study)
             for study in studies:
-                self.outcome.gains[entry_key(study.task, study.method)] = self.gains(phase, study)
+                key = entry_key(study.task, study.method)
+                self.outcome.gains[key] = self.gains(phase, study)
+                if (budget := self.budget_of(study)) != self.plan.budget:
+                    self.outcome.tuned_budgets[key] = budget
             self.outcome.trivial = trivial_scores(self.folder, self.plan)
         return self.outcome
 
@@ -93,7 +107,9 @@ class Tuner:
         opened: dict[str, optuna.Study],
         fixed: dict[str, TunedChoice],
     ) -> None:
-        """Trial `index` of every study of the phase not finished with it, as one grid."""
+        """Trial `index` of every study of the phase not finished with it, as one grid; a study whose
+        method cannot reach its budget moves to the next of the plan's fallback budgets and runs the
+        same trial there, until one is reachable or none is left."""
         pending: dict[str, tuple[Study, int, dict[str, Any]]] = {}
         for study in studies:
             key = entry_key(study.task, study.method)
@@ -102,13 +118,32 @@ class Tuner:
             asked = self.studies.trial(opened[key], index, study.space)
             if asked is not None:
                 pending[key] = (study, *asked)
-        if not pending:
-            return
+        while pending:
+            moved = self.run_grid(phase, index, pending, opened, fixed)
+            pending = {key: pending[key] for key in moved}
+
+    def budget_of(self, study: Study) -> float:
+        """The budget a study's trials run at: 1 for a row that does not compress (the teacher, `dense`),
+        else the plan's, or the fallback it moved to."""
+        if not get_registered(study.method).info.budgeted:
+            return REFERENCE_BUDGET
+        return self.outcome.budgets.get(entry_key(study.task, study.method), self.plan.budget)
+
+    def run_grid(
+        self,
+        phase: str,
+        index: int,
+        pending: dict[str, tuple[Study, int, dict[str, Any]]],
+        opened: dict[str, optuna.Study],
+        fixed: dict[str, TunedChoice],
+    ) -> list[str]:
+        """One trial grid of the pending studies, each told its held-out score; returns the studies that
+        moved to a fallback budget (their trial is still to run)."""
         choices = dict(fixed)
         for key, (study, _, values) in pending.items():
             scale, knobs = split_trial(values)
             rate = self.plan.preset.train_for(study.task).learning_rate * scale
-            choices[key] = TunedChoice(knobs, rate, trials=1, heldout_score=None)
+            choices[key] = TunedChoice(knobs, rate, trials=1, heldout_score=None, budget=self.budget_of(study))
         folder = trial_dir(self.folder, phase, index)
         settings = TunedSettings(
             file=f"{self.studies.path} ({phase} trial {index})",
@@ -121,15 +156,25 @@ class Tuner:
             choices=choices,
         )
         grid = self.build(folder, settings)
-        wanted = {(s.task, s.method) for s, _, _ in pending.values()}
+        wanted = {(s.task, s.method, self.budget_of(s)) for s, _, _ in pending.values()}
         methods = list(dict.fromkeys(s.method for s, _, _ in pending.values()))
-        cells = [c for c in expand_grid(self.plan.preset, methods) if (c.task, c.method) in wanted]
+        budgets = tuple(sorted({budget for _, _, budget in wanted}))
+        planned = expand_grid(replace(self.plan.preset, budgets=budgets), methods)
+        cells = [c for c in planned if (c.task, c.method, c.budget) in wanted]
         summary = self.execute(grid, cells)
         unreachable = {(c.task, c.method): reason for c, reason in summary.unreachable}
+        moved = []
         for cell in cells:
             key = entry_key(cell.task, cell.method)
             study, number, _ = pending[key]
             if (cell.task, cell.method) in unreachable:
+                higher = [b for b in self.plan.fallback_budgets if b > cell.budget]
+                if higher:
+                    self.outcome.budgets[key] = higher[0]
+                    Studies.move_to(opened[key], higher[0])
+                    self.report(study, index, None, f"budget {cell.budget:g} out of reach: tuned at {higher[0]:g}")
+                    moved.append(key)
+                    continue
                 self.outcome.unreachable[key] = unreachable[(cell.task, cell.method)]
                 self.report(study, index, None, f"not tuned: {unreachable[(cell.task, cell.method)]}")
                 continue
@@ -142,11 +187,12 @@ class Tuner:
             error = (record.get("error") or "").splitlines()
             why = "" if score is not None else f"{record.get('status')}" + (f": {error[0]}" if error else "")
             self.report(study, index, score, why)
+        return moved
 
     def gains(self, phase: str, study: Study) -> dict[int, Interval | None]:
         """Each scored trial's held-out gain over the defaults (trial 0), from the two cells' predictions."""
         key = entry_key(study.task, study.method)
-        budget, seed = self.plan.budget, self.plan.seed
+        budget, seed = self.budget_of(study), self.plan.seed
 
         def path(index: int) -> Path:
             return cell_path(trial_dir(self.folder, phase, index), study.task, study.method, budget, seed)
@@ -163,7 +209,7 @@ class Tuner:
             key = entry_key(study.task, study.method)
             trivial = self.outcome.trivial.get(study.task)
             results, gains = self.outcome.results.get(key, []), self.outcome.gains.get(key, {})
-            choice = best_choice(self.plan, study, results, trivial, gains)
+            choice = best_choice(self.plan, study, results, trivial, gains, self.outcome.tuned_budgets.get(key))
             if choice is not None:
                 choices[key] = choice
         return choices
@@ -189,6 +235,7 @@ def best_choice(
     results: list[TrialResult],
     trivial: float | None = None,
     gains: Mapping[int, Interval | None] | None = None,
+    budget: float | None = None,
 ) -> TunedChoice | None:
     """The tuned setting of a study, or None when no trial scored.
 
@@ -198,6 +245,7 @@ def best_choice(
     them is called: `gains[index]`, the paired-bootstrap interval of that gain, lies above zero. Where
     the defaults failed or did not beat the trivial score, there is nothing to keep and the best wins;
     where no trial beats it, the defaults are kept. `gains` None: the best wins on its score alone.
+    `budget`: the fallback budget the study's trials ran at (None: the plan's).
     """
     scored = [r for r in results if r.value is not None]
     if not scored:
@@ -224,4 +272,5 @@ def best_choice(
         beats_trivial=None if trivial is None else bool(above),
         best_trial=None if best is None else best.index,
         gain_over_defaults=None if interval is None else (interval.low, interval.high),
+        budget=budget,
     )

@@ -19,7 +19,8 @@ def tuned_file_data(plan: TunePlan, outcome: TuneOutcome) -> dict[str, Any]:
         key = entry_key(study.task, study.method)
         results = outcome.results.get(key, [])
         gains = outcome.gains.get(key, {})
-        choice = best_choice(plan, study, results, outcome.trivial.get(study.task), gains)
+        trivial, budget = outcome.trivial.get(study.task), outcome.tuned_budgets.get(key)
+        choice = best_choice(plan, study, results, trivial, gains, budget)
         if choice is None:
             continue
         choices[key] = {
@@ -32,6 +33,7 @@ def tuned_file_data(plan: TunePlan, outcome: TuneOutcome) -> dict[str, Any]:
             "beats_trivial": choice.beats_trivial,
             "best_trial": choice.best_trial,
             "gain_over_defaults": None if choice.gain_over_defaults is None else list(choice.gain_over_defaults),
+            **({} if choice.budget is None else {"budget": choice.budget}),
             "trial_scores": [
                 {"index": r.index, "values": r.params, "heldout_score": r.value, "state": r.state} for r in results
             ],

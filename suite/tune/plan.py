@@ -43,6 +43,9 @@ class TunePlan:
     budget: float
     seed: int
     studies: tuple[Study, ...]
+    # Budgets above `budget`, in order, that a method which cannot reach `budget` is tuned at instead
+    # (the first it reaches), so that it is tuned like every other method rather than not at all.
+    fallback_budgets: tuple[float, ...] = ()
 
     def phase(self, name: str) -> list[Study]:
         return [s for s in self.studies if s.phase == name]
@@ -52,9 +55,12 @@ class TunePlan:
         return any(s.phase == PHASES[1] for s in self.studies)
 
 
-def plan_tune(preset: Preset, methods: list[str], trials: int, budget: float, seed: int) -> TunePlan:
+def plan_tune(
+    preset: Preset, methods: list[str], trials: int, budget: float, seed: int, fallback_budgets: tuple[float, ...] = ()
+) -> TunePlan:
     """The studies of `methods` on the preset's tasks. The teacher is tuned whenever a method depends
-    on it (its choice decides what they distil from), even where `methods` leaves it out."""
+    on it (its choice decides what they distil from), even where `methods` leaves it out. A method that
+    cannot reach `budget` is tuned at the smallest of `fallback_budgets` above it that it reaches."""
     names = list(dict.fromkeys(methods))
     if TEACHER_METHOD not in names and any(uses_teacher(get_method(n)) for n in names):
         names.insert(0, TEACHER_METHOD)
@@ -72,7 +78,8 @@ def plan_tune(preset: Preset, methods: list[str], trials: int, budget: float, se
     tuning = dataclasses.replace(
         preset, budgets=(budget,), seeds=(seed,), latency_batches=(1,), latency_repeats=1, latency_engines=()
     )
-    return TunePlan(tuning, trials, budget, seed, tuple(studies))
+    fallbacks = tuple(sorted({b for b in fallback_budgets if b > budget}))
+    return TunePlan(tuning, trials, budget, seed, tuple(studies), fallbacks)
 
 
 def cell_seconds(results_dir: Path) -> dict[tuple[str, str], float]:
@@ -108,5 +115,6 @@ def plan_summary(plan: TunePlan) -> dict[str, Any]:
         "trials": plan.trials,
         "budget": plan.budget,
         "seed": plan.seed,
+        "fallback_budgets": list(plan.fallback_budgets),
         "spaces": {f"{s.task}/{s.method}": {n: str(p) for n, p in s.space.items()} for s in plan.studies},
     }

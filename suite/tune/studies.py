@@ -24,6 +24,7 @@ from optuna.trial import TrialState
 from suite.spec.search import LEARNING_RATE, Choice, IntRange, LogUniform, Param, Uniform
 
 INDEX = "index"  # the user attribute holding a trial's index in its study
+MOVED_TO = "budget"  # the study attribute naming the fallback budget it moved to, if any
 FINISHED_STATES = (TrialState.COMPLETE, TrialState.FAIL)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per trial is the tune's own to print
@@ -89,6 +90,16 @@ class Studies:
             trial.set_user_attr(INDEX, index)
             values = {name: _suggest(trial, name, param) for name, param in space.items()}
         return trial.number, values
+
+    @staticmethod
+    def moved_to(study: optuna.Study) -> float | None:
+        """The fallback budget the study's trials run at, where its method could not reach the tune's."""
+        value = study.user_attrs.get(MOVED_TO)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    @staticmethod
+    def move_to(study: optuna.Study, budget: float) -> None:
+        study.set_user_attr(MOVED_TO, budget)
 
     @staticmethod
     def tell(study: optuna.Study, number: int, value: float | None) -> None:

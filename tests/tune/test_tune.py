@@ -193,3 +193,27 @@ def test_tune_dry_run_prints_the_trial_plan_and_the_hours_from_finished_cells(ca
     assert "kd.temperature log-uniform [1, 8]" in lines[2] and "learning_rate_scale" in lines[0]
     assert "at budget 0.1" in err
     assert f"about {trials * (360 + 180 + 720) / 3600:.1f} h" in err
+
+
+@pytest.mark.integration
+def test_a_method_out_of_reach_of_the_tunes_budget_is_tuned_at_the_next_budget_it_reaches(
+    capsys, tmp_path, glue_dir, monkeypatch
+):
+    monkeypatch.setenv("PRUNE_SUITE_CACHE", str(tmp_path / "cache"))
+    # The tiny model has 2 layers: `layers` cannot keep 0.3 of its FLOPs, but reaches the preset's 0.5.
+    args = _tune(tmp_path, glue_dir, "--methods", "layers", "--tasks", "sst2", "--budget", "0.3")
+    assert main(args) == 0, capsys.readouterr().err
+    assert "budget 0.3 out of reach: tuned at 0.5" in capsys.readouterr().err
+    data = json.loads((tmp_path / "smoke.json").read_text())
+    assert data["budget"] == 0.3 and data["fallback_budgets"] == [0.5] and data["not_tuned"] == {}
+    layers, teacher = data["choices"]["sst2/layers"], data["choices"]["sst2/teacher"]
+    assert layers["budget"] == 0.5 and teacher["budget"] == 1.0  # the teacher does not compress: it runs at 1
+    assert [t["state"] for t in layers["trial_scores"]] == ["complete"] * TRIALS
+    trial = read_record(cell_path(tmp_path / "tune" / "trials" / "with-teacher-001", "sst2", "layers", 0.5, 0))
+    assert trial is not None and trial["tuning"]["budget"] == 0.5
+    # A run applies it at every budget, and its records say at which budget it was tuned.
+    out = tmp_path / "run"
+    run = ["run", *COMMON, "--glue-dir", str(glue_dir), "--methods", "layers", "--tasks", "sst2"]
+    assert main([*run, "--tuned", str(tmp_path / "smoke.json"), "--results-dir", str(out)]) == 0
+    record = read_record(cell_path(out, "sst2", "layers", 0.5, 0))
+    assert record["tuning"]["budget"] == 0.5 and record["tuning"]["trials"] == TRIALS
