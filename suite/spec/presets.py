@@ -48,8 +48,8 @@ class Preset:
     # How long a cell may run before it is recorded failed (suite.spec.cell_timeout): when a hung cell
     # is given up on, not what a cell computes, so it stays out of the config hash too.
     cell_timeout: CellTimeout = AUTO
-    # A preset that trains as another does (the same `suite.spec.tuned.tuned_under`) applies that one's
-    # tuned file where it has none of its own: a slice of a grid is tuned as the grid is.
+    # A preset whose tasks train as another's do (`suite.spec.tuned.tuned_under`) applies that one's tuned
+    # file where it has none of its own: a slice of a grid is tuned as the grid is.
     tuning_from: str | None = None
     # Tasks the preset leaves off, each with the measured reason (its board's README lists them).
     left_off: dict[str, str] = field(default_factory=dict)

@@ -29,20 +29,23 @@ def entry_key(task: str, method: str) -> str:
     return f"{task}/{method}"
 
 
+# The key of `tuned_under` that holds each tuned task's own training settings.
+TASKS = "tasks"
+
+
 def tuned_under(preset: Preset) -> dict[str, Any]:
-    """The settings a tuned choice holds for: what the trials trained and were scored under (the grid's
-    tasks, budgets and seeds are left out, so a run of a part of the grid applies the same file), as
-    JSON gives them back (tuples as lists)."""
+    """The settings a tuned choice holds for: what the trials trained and were scored under, as JSON gives
+    them back (tuples as lists). Each task's training settings (epochs and learning rate may be the
+    task's own) are kept per task, under `tasks`, so a file applies to any run whose tasks train as its
+    trials did; the grid's budgets and seeds are left out, so a run of a part of the grid applies it too."""
     under = {
         "model": preset.model,
-        "train": dataclasses.asdict(preset.train),
-        "task_epochs": dict(sorted(preset.task_epochs.items())),
-        "task_learning_rates": dict(sorted(preset.task_learning_rates.items())),
         "max_train_samples": preset.max_train_samples,
         "data_seed": preset.data_seed,
         "heldout": preset.heldout,
         "flop_seq_len": preset.flop_seq_len,
         "pruning_schedule": dataclasses.asdict(preset.pruning_schedule),
+        TASKS: {task: dataclasses.asdict(preset.train_for(task)) for task in sorted(preset.tasks)},
     }
     return json.loads(json.dumps(under))
 
@@ -81,9 +84,13 @@ class TunedSettings:
         return self.choices.get(entry_key(task, method))
 
     def check_applies(self, preset: Preset) -> None:
-        """One line unless `preset` trains and holds out data as the trials did."""
+        """One line unless `preset` trains and holds out data as the trials did: the shared settings, and
+        the training of every task both tuned and run (a task the file has no trials of gets no choice)."""
         own = tuned_under(preset)
-        differ = [name for name in own if own[name] != self.under.get(name)]
+        differ = [name for name in own if name != TASKS and own[name] != self.under.get(name)]
+        theirs = self.under.get(TASKS)
+        theirs = theirs if isinstance(theirs, dict) else {}
+        differ += [f"{task} training" for task, train in own[TASKS].items() if task in theirs and theirs[task] != train]
         if differ:
             names = ", ".join(differ)
             raise SuiteError(

@@ -160,7 +160,7 @@ def test_a_tuned_file_is_refused_by_a_run_with_other_settings(capsys, tmp_path, 
     run = ["run", *COMMON, "--tasks", "mrpc", "--methods", "dense", "--glue-dir", str(glue_dir), "--tuned", str(tuned)]
     assert main([*run, "--learning-rate", "1e-4", "--dry-run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "tuned under other settings (train differ" in err[0] and "--tuned none" in err[0]
+    assert len(err) == 1 and "tuned under other settings (mrpc training differ" in err[0] and "--tuned none" in err[0]
     assert main([*run, "--heldout", "none", "--dry-run"]) == 2  # it was not tuned on this data
     assert "heldout" in capsys.readouterr().err
 
