@@ -88,9 +88,9 @@ class Preset:
 # steps left no time to recover from 95% sparsity). Every choice was made on the held-out split (the
 # dense reference, 2S steps, seed 0, untuned, on this project's 2-core machine), never on dev:
 # - SST-2 and STS-B train S = 80 steps (0.64 of an epoch: 2560 of the 4000 examples, each once), by the
-#   estimate below the most that keeps `make run` (the quick slice) within 30 minutes here. Held-out: SST-2 acc 88.3
-#   against the majority's 60.3 (48 s a cell), STS-B Spearman 70.9 against a constant's 0 (75 s). The
-#   previous quick scale (1000 examples, 3 epochs, S = 96) reached 81.0 and 56.8 in more time.
+#   estimate below the most that keeps `make run` (the quick slice) within 30 minutes here. Held-out:
+#   SST-2 acc 88.3 against the majority's 60.3 (48 s a cell), STS-B Spearman 70.9 against a constant's
+#   0 (75 s). The previous quick scale (1000 examples, 3 epochs, S = 96) reached 81.0 and 56.8 in more time.
 # - CoLA trains S = 250 (2 epochs): its steps are cheap (short sentences) and its reference needs them.
 #   At lr 1e-4 MCC 23.2 (134 s), at 5e-5 25.0, at 2e-4 with 3 epochs 10.5, against the majority's 0;
 #   1e-4 is its base so that the tune's range (0.25-4x) spans the good rates on both sides.
@@ -98,8 +98,9 @@ class Preset:
 # Estimated from those cell times and the quick grid's per-method ratios (a method cell costs 0.3-2.4x
 # the dense one): one seed of the whole grid about 2.5 h here, the tune (6 trials per (task, method) at
 # budget 0.1) about 5.6 h. The tune's SST-2 and STS-B trial cells (held-out scored) put the quick slice
-# at 23.6 min of cells, so about 28 min for `make run` with dev evaluation and latency timing. A median-stopping pruner would save about a tenth of the tune at 6 trials
-# (only trials after the random start can be cut, at half their cost), so no trial is stopped early.
+# at 23.6 min of cells, so about 28 min for `make run` with dev evaluation and latency timing. A
+# median-stopping pruner would save about a tenth of the tune at 6 trials (only trials after the random
+# start can be cut, at half their cost), so no trial is stopped early.
 CPU = Preset(
     name="cpu",
     description="MiniLM-L6 on CoLA, SST-2 and STS-B, 4000 train examples (+400 held out), budgets "
