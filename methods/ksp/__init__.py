@@ -17,6 +17,9 @@ from suite.registry import register_method
 from suite.sparsity import EncoderMasks, kept_fraction_for_budget
 from suite.spec.search import LogUniform, SearchSpace
 
+# The distillation settings searched by `tune` (the card says why); `ksp-tuned` shares them.
+KSP_SEARCH = SearchSpace({"kd.temperature": LogUniform(1.0, 8.0), "kd.hidden": LogUniform(0.1, 10.0)})
+
 
 @dataclass(frozen=True)
 class GradualMagnitudeConfig:
@@ -37,7 +40,7 @@ class GradualMagnitudeConfig:
         "NAACL 2021 (arXiv 2104.08682)",
         needs_teacher=True,
     ),
-    search=SearchSpace({"kd.temperature": LogUniform(1.0, 8.0), "kd.hidden": LogUniform(0.1, 10.0)}),
+    search=KSP_SEARCH,
 )
 class GradualMagnitudePruning(DistillsFromTeacher, WeightSparsityMethod):
     Config = GradualMagnitudeConfig
