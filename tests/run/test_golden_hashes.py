@@ -20,7 +20,6 @@ def current_hashes(cache_dir: Path) -> dict[str, dict[str, str]]:
     import torch
 
     from suite.compute.device import Placement
-    from suite.discovery import builtin_sources, declared_methods
     from suite.records.provenance import config_hash
     from suite.run.grid import Grid
     from suite.run.plan import expand_grid, plan_grid
@@ -40,8 +39,7 @@ def current_hashes(cache_dir: Path) -> dict[str, dict[str, str]]:
             preset, cache_dir / "results", FIXTURE_GLUE, cache_dir, placement, method_args, read_only=True
         )
         # The methods of methods/: a plugin another test registered in this process is no part of it.
-        builtin = sorted(d.name for source in builtin_sources() for d in declared_methods(source) or [])
-        methods = list(method_args) if method_args else builtin
+        methods = list(method_args) if method_args else current_methods()
         plan = plan_grid(grid.identity, grid.store, expand_grid(preset, methods))
         assert not plan.broken, plan.broken
         for cell, _method, config in plan.to_run:
