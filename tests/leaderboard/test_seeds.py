@@ -185,3 +185,18 @@ def test_the_papers_question_is_left_out_without_the_focus_method(tmp_path):
     (line,) = question_lines(board, focus="magnitude", rivals=("heads",))
     assert line.startswith("- Budget 0.5: magnitude − heads -18.1 points")
     assert line.endswith("heads is better (the best method).")
+
+
+def test_the_papers_question_asks_ksp_tuned_too_with_ksp_among_its_rivals(tmp_path):
+    from suite.leaderboard.question import render_question
+
+    scores = {**SEEDS, ("ksp-tuned", 0.5): [87.0, 89.5, 86.0]}
+    board = build_board(read_cells(write_board(tmp_path / "results", scores)))
+    section = render_question(board)
+    assert "The same question for `ksp-tuned`, with `ksp` among its rivals:" in section
+    (line,) = [line for line in section if line.startswith("- Budget 0.5: ksp-tuned")]
+    assert line.startswith("- Budget 0.5: ksp-tuned − ksp +")  # ksp first, then distill (absent), magnitude
+    assert "ksp-tuned − magnitude" in line and "(the best method)" in line
+    assert render_question(board, variant=None) == render_question(
+        build_board(read_cells(write_board(tmp_path / "plain", SEEDS)))
+    )
