@@ -6,6 +6,12 @@ trial it asked for but never told (killed while its cell ran) and runs it again 
 values, so every (task, method) ends with exactly `trials` trials whatever happened in between.
 Trial 0 is the method's defaults at the preset's learning rate (enqueued), so the chosen setting is
 never worse on the held-out split than the untuned one, and the gain is measured.
+
+Each ask is seeded by its study and trial index, so a resumed tune asks what an uninterrupted one
+would have. A sampler seeded once per process restarted its random stream with every resume and
+asked again the values it had drawn first (in the random start and in TPE alike, whose candidates
+drawn from the prior repeat too). A finished trial whose values repeat an earlier index's is void:
+its index is asked again, and only the new trial counts.
 """
 
 from __future__ import annotations
@@ -42,10 +48,26 @@ def study_name(task: str, method: str) -> str:
     return f"{task}/{method}"
 
 
-def sampler_seed(seed: int, task: str, method: str) -> int:
-    """A seed of its own per study, stable across processes (Python's hash() is salted)."""
-    digest = hashlib.sha256(f"{seed}/{task}/{method}".encode()).digest()
+def sampler_seed(seed: int, study: str, index: int) -> int:
+    """A seed of its own per study and trial index, stable across processes (Python's hash() is salted)."""
+    digest = hashlib.sha256(f"{seed}/{study}/{index}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
+
+
+def repeats(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
+    """Numbers of the finished trials whose values repeat those of a finished trial of a lower index
+    (one not itself a repeat): asked again by a sampler whose random stream restarted."""
+    first: dict[tuple, int] = {}  # values -> the lowest index that finished with them
+    found = set()
+    finished = [t for t in trials if t.state in FINISHED_STATES and isinstance(t.user_attrs.get(INDEX), int)]
+    for trial in sorted(finished, key=lambda t: (t.user_attrs[INDEX], t.number)):
+        values = tuple(sorted(trial.params.items()))
+        index = trial.user_attrs[INDEX]
+        if first.get(values, index) < index:
+            found.add(trial.number)
+        else:
+            first.setdefault(values, index)
+    return found
 
 
 class Studies:
@@ -63,29 +85,39 @@ class Studies:
 
     def study(self, task: str, method: str, defaults: dict[str, Any]) -> optuna.Study:
         """The (task, method) study; created with trial 0 enqueued at `defaults` the first time."""
-        # Half the trials sample at random before TPE models the rest (Optuna's default waits for 10).
-        sampler = optuna.samplers.TPESampler(
-            n_startup_trials=max(1, self.trials // 2), seed=sampler_seed(self.seed, task, method)
-        )
         name = study_name(task, method)
         with self.ask_lock:
             study = optuna.create_study(
-                storage=self.storage, sampler=sampler, study_name=name, direction="maximize", load_if_exists=True
+                storage=self.storage,
+                sampler=self.sampler(name, 0),
+                study_name=name,
+                direction="maximize",
+                load_if_exists=True,
             )
             if not study.get_trials(deepcopy=False):
                 study.enqueue_trial(defaults, user_attrs={INDEX: 0})
         return study
 
+    def sampler(self, study: str, index: int) -> optuna.samplers.TPESampler:
+        """The sampler that asks trial `index` of `study`."""
+        # Half the trials sample at random before TPE models the rest (Optuna's default waits for 10).
+        return optuna.samplers.TPESampler(
+            n_startup_trials=max(1, self.trials // 2), seed=sampler_seed(self.seed, study, index)
+        )
+
     def trial(self, study: optuna.Study, index: int, space: dict[str, Param]) -> tuple[int, dict[str, Any]] | None:
         """(trial number, values) of the study's trial `index`: asked now, or the one asked before and
-        never told; None when that trial has finished."""
+        never told; None when that trial has finished (a void repeat does not count)."""
         with self.ask_lock:
-            for trial in study.get_trials(deepcopy=False):
-                if trial.user_attrs.get(INDEX) == index:
+            trials = study.get_trials(deepcopy=False)
+            void = repeats(trials)
+            for trial in trials:
+                if trial.user_attrs.get(INDEX) == index and trial.number not in void:
                     if trial.state in FINISHED_STATES:
                         return None
                     if set(trial.params) == set(space):
                         return trial.number, dict(trial.params)
+            study.sampler = self.sampler(study.study_name, index)
             trial = study.ask()
             trial.set_user_attr(INDEX, index)
             values = {name: _suggest(trial, name, param) for name, param in space.items()}
@@ -111,11 +143,19 @@ class Studies:
 
     @staticmethod
     def results(study: optuna.Study) -> list[TrialResult]:
-        """The study's finished trials by index (a trial told twice by two processes counts once)."""
+        """The study's finished trials by index (a trial told twice by two processes counts once; a void
+        repeat not at all)."""
         found: dict[int, TrialResult] = {}
-        for trial in study.get_trials(deepcopy=False, states=FINISHED_STATES):
+        trials = study.get_trials(deepcopy=False)
+        void = repeats(trials)
+        for trial in trials:
             index = trial.user_attrs.get(INDEX)
-            if isinstance(index, int) and index not in found:
+            if (
+                trial.state in FINISHED_STATES
+                and trial.number not in void
+                and isinstance(index, int)
+                and index not in found
+            ):
                 value = trial.value if trial.state == TrialState.COMPLETE else None
                 state = "complete" if trial.state == TrialState.COMPLETE else "fail"
                 found[index] = TrialResult(index, dict(trial.params), value, state)
