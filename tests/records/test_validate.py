@@ -56,10 +56,9 @@ def complete(smoke_results, tmp_path_factory) -> Path:
 def absent_note() -> str:
     """validate's note on the built-in methods the complete folder has no record of (any method added
     to methods/ joins it)."""
-    from suite.discovery import builtin_sources, declared_methods
+    from suite.records.completeness import builtin_methods
 
-    builtin = {d.name for source in builtin_sources() for d in declared_methods(source) or []}
-    absent = ",".join(sorted(builtin - {*SMOKE_METHODS, "teacher"}))
+    absent = ",".join(sorted(builtin_methods().keys() - {*SMOKE_METHODS, "teacher"}))
     return (
         f"note: no record of {absent} at any budget of preset smoke: out of their reach at every budget by design,"
         " or not run"

@@ -69,9 +69,9 @@ def test_cell_identities_are_frozen(tmp_path: Path) -> None:
 
 
 def current_methods() -> list[str]:
-    from suite.discovery import builtin_sources, declared_methods
+    from suite.records.completeness import builtin_methods
 
-    return sorted(d.name for source in builtin_sources() for d in declared_methods(source) or [])
+    return sorted(builtin_methods())
 
 
 if __name__ == "__main__":  # python -m tests.run.test_golden_hashes: (re)write the golden file
