@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -256,8 +257,11 @@ def test_cli_prints_one_error_line_for_a_mix(capsys, tmp_path):
 def test_published_results_with_a_copied_record_are_refused(tmp_path):
     results = tmp_path / "results"
     shutil.copytree(PUBLISHED_RESULTS, results)
-    build_board(read_cells(results))  # legacy records and new-style trivial rows: one configuration
-    original = results / "rte" / "ksp" / "budget0.5_seed0.json"
-    shutil.copyfile(original, original.with_name("budget0.5_seed0 (copy).json"))
-    with pytest.raises(RecordError, match=r"two records for rte/ksp budget 0.5 seed 0: .*\(copy\)\.json and "):
+    build_board(read_cells(results))  # the committed board's records form one configuration
+    original = min(results.glob("*/*/budget*_seed*.json"))  # a method row's record, whichever is first
+    task, method = original.parent.parent.name, original.parent.name
+    budget, seed = original.stem.removeprefix("budget").split("_seed")
+    shutil.copyfile(original, original.with_name(f"{original.stem} (copy).json"))
+    cell = re.escape(f"two records for {task}/{method} budget {budget} seed {seed}: ")
+    with pytest.raises(RecordError, match=cell + r".*\(copy\)\.json and "):
         build_board(read_cells(results))
