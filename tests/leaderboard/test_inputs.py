@@ -18,6 +18,7 @@ from suite.errors import SuiteError
 from suite.leaderboard import build_board, read_cells, write_leaderboard
 from suite.records.atomic import write_json_atomic
 from suite.records.checks import RecordError
+from suite.records.layout import record_files
 from tests.builders.records import make_record, write_records, write_verified
 
 PUBLISHED_RESULTS = Path(__file__).resolve().parents[2] / "leaderboards" / "cpu" / "results"
@@ -258,7 +259,7 @@ def test_published_results_with_a_copied_record_are_refused(tmp_path):
     results = tmp_path / "results"
     shutil.copytree(PUBLISHED_RESULTS, results)
     build_board(read_cells(results))  # the committed board's records form one configuration
-    original = min(results.glob("*/*/budget*_seed*.json"))  # a method row's record, whichever is first
+    original = min(record_files(results))  # whichever record the committed grid holds first
     task, method = original.parent.parent.name, original.parent.name
     budget, seed = original.stem.removeprefix("budget").split("_seed")
     shutil.copyfile(original, original.with_name(f"{original.stem} (copy).json"))
