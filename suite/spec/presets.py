@@ -99,11 +99,12 @@ class Preset:
 # the dense one): one seed of the whole grid about 2.5 h here, the tune (6 trials per (task, method) at
 # budget 0.1) about 5.6 h. Measured: the tune took 5.71 h of trial cells (39 studies x 6 trials = 234
 # cells: CoLA 2.56 h, SST-2 1.09 h, STS-B 1.55 h, `ksp-tuned` on all three 0.52 h), plus 0.19 h of six
-# void repeats asked again after a resume (`suite.tune.studies`); `make run` (the quick slice, tuned)
-# 28.9 min of run on a fresh clone, 30.8 min once `ksp-tuned` was registered (its two cells 3.1 min),
-# 32.6 min with install. A
-# median-stopping pruner would save about a tenth of the tune at 6 trials (only trials after the random
-# start can be cut, at half their cost), so no trial is stopped early.
+# void repeats asked again after a resume (`suite.tune.studies`); the grid's seed 0 took 2.80 h of cells
+# (CoLA 1.28 h, SST-2 0.59 h, STS-B 0.93 h; about 3 h of wall clock over two sessions); `make run`
+# (the quick slice, tuned) 28.9 min of run on a fresh clone, 30.8 min once `ksp-tuned` was registered
+# (its two cells 3.1 min), 32.6 min with install. A median-stopping pruner would save about a tenth of
+# the tune at 6 trials (only trials after the random start can be cut, at half their cost), so no trial
+# is stopped early.
 CPU = Preset(
     name="cpu",
     description="MiniLM-L6 on CoLA, SST-2 and STS-B, 4000 train examples (+400 held out), budgets "
