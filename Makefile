@@ -48,9 +48,10 @@ run: install
 test: install lint
 	$(PY) -m pytest -q
 
-# ruff, then the import contracts in pyproject.toml (layers, torch-free modules, no cycles).
+# ruff (lint and format), then the import contracts in pyproject.toml (layers, torch-free modules, no cycles).
 lint: install
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 
 # The committed CPU leaderboard: result files under leaderboards/cpu/results (an interrupted

@@ -28,5 +28,3 @@ class TrainingCurve:
         row = {"step": step, "loss": loss, "lr": lr, "flop_fraction": flop_fraction}
         row.update({f"loss_{name}": value for name, value in parts.items()})
         self.rows.append(row)
-
-

@@ -349,4 +349,3 @@ def render_plots(board: Board) -> dict[str, bytes]:
     plots = [plot_scores(board, column) for column in X_AXES]
     plots.append(plot_differences(board))
     return dict(p for p in plots if p is not None)
-

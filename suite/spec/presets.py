@@ -181,5 +181,3 @@ def get_preset(name: str) -> Preset:
     if name not in PRESETS:
         raise SuiteError(f"unknown preset '{name}'; known presets: {', '.join(PRESETS)}")
     return PRESETS[name]
-
-

@@ -31,9 +31,7 @@ def preset(smoke_preset):
 
 @pytest.mark.integration
 def test_every_cell_writes_its_curve_with_the_distillation_terms(tmp_path, glue_dir, preset):
-    grid = Grid.build(
-        preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False)
-    )
+    grid = Grid.build(preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False))
     cells = expand_grid(preset, ["ksp", "movement", "random", "teacher"])
     summary = run_local(grid, cells)
     assert summary.count("ok") == len(cells)

@@ -77,7 +77,6 @@ def test_native_bf16_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
         assert device.has_native_cpu_bf16() is expected, flags
 
 
-
 def test_records_name_the_cpu_model_and_the_flags_that_change_kernels(monkeypatch, tmp_path):
     """Two machines of one kind (an AMX Xeon, an AVX512-BF16 EPYC) pick other bf16 kernels: the record
     says which CPU and which of the kernel-relevant flags it has, and nothing else of /proc/cpuinfo."""
@@ -100,6 +99,7 @@ def test_records_name_the_cpu_model_and_the_flags_that_change_kernels(monkeypatc
     assert facts["cpu_isa"] == expected
     assert facts["torch_cpu_capability"]  # the level PyTorch's own CPU kernels dispatch to (e.g. AVX512)
     assert device.has_native_cpu_bf16()
+
 
 @pytest.mark.integration
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])

@@ -14,7 +14,6 @@ from tests.conftest import FIXTURE_GLUE
 GOLDEN = Path(__file__).parent / "golden" / "smoke_hashes.json"
 
 
-
 def current_hashes(cache_dir: Path) -> dict[str, dict[str, str]]:
     """Cell label -> config hash, (task, seed, precision) -> teacher key, task -> trivial hash."""
     import torch

@@ -120,9 +120,7 @@ def test_a_rerun_with_another_configuration_keeps_the_old_record_aside(small_gri
     from dataclasses import replace
 
     preset = replace(small_grid.spec.preset, max_train_samples=24)
-    again = Grid.build(
-        preset, small_grid.store.root, glue_dir, tmp_path / "cache", execution=Execution(progress=False)
-    )
+    again = Grid.build(preset, small_grid.store.root, glue_dir, tmp_path / "cache", execution=Execution(progress=False))
     run_local(again, cells)
     assert read_record(path)["config_hash"] != old_hash
     kept = path.with_name(f"{path.stem}.{old_hash}.json.superseded")

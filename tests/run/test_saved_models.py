@@ -166,9 +166,7 @@ def test_export_onnx_writes_a_model_that_gives_the_saved_models_outputs(saved_ru
 @pytest.mark.integration
 def test_export_says_when_a_cell_has_no_saved_model(tmp_path, glue_dir, smoke_preset, capsys):
     preset = replace(smoke_preset, tasks=("mrpc",), max_train_samples=16, max_eval_samples=16, latency_batches=(1,))
-    grid = Grid.build(
-        preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False)
-    )
+    grid = Grid.build(preset, tmp_path / "results", glue_dir, tmp_path / "cache", execution=Execution(progress=False))
     run_local(grid, expand_grid(preset, ["random"]))
     args = ["export", str(tmp_path / "results"), "--task", "mrpc", "--method", "random", "--budget", "0.5"]
     code = main([*args, "--seed", "0", "--to", str(tmp_path / "out")])

@@ -50,9 +50,7 @@ def _journal_with_a_repeat(folder: Path) -> tuple[Studies, optuna.Study]:
     first = Studies.results(study)[1].params
     distributions = study.trials[1].distributions
     study.add_trial(
-        optuna.trial.create_trial(
-            params=first, distributions=distributions, value=_score(first), user_attrs={INDEX: 2}
-        )
+        optuna.trial.create_trial(params=first, distributions=distributions, value=_score(first), user_attrs={INDEX: 2})
     )
     return studies, study
 
