@@ -100,7 +100,8 @@ class Preset:
 # budget 0.1) about 5.6 h. Measured: the tune took 5.71 h of trial cells (39 studies x 6 trials = 234
 # cells: CoLA 2.56 h, SST-2 1.09 h, STS-B 1.55 h, `ksp-tuned` on all three 0.52 h), plus 0.19 h of six
 # void repeats asked again after a resume (`suite.tune.studies`); the grid's seed 0 took 2.80 h of cells
-# (CoLA 1.28 h, SST-2 0.59 h, STS-B 0.93 h; about 3 h of wall clock over two sessions); `make run`
+# (CoLA 1.28 h, SST-2 0.59 h, STS-B 0.93 h; about 3 h of wall clock over two sessions), seed 1 3.03 h
+# (CoLA 1.44 h, SST-2 0.63 h, STS-B 0.96 h; the machine is shared and noisy); `make run`
 # (the quick slice, tuned) 28.9 min of run on a fresh clone, 30.8 min once `ksp-tuned` was registered
 # (its two cells 3.1 min), 32.6 min with install. A median-stopping pruner would save about a tenth of
 # the tune at 6 trials (only trials after the random start can be cut, at half their cost), so no trial
