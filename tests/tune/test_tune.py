@@ -18,7 +18,7 @@ from suite.tune.studies import Studies
 TRIALS = 2
 # Tiny data and eval caps keep 2 trials of every method on two tasks to seconds per cell. No cell time
 # limit: `auto` is wall-clock, and on a starved machine (a test process under `nice` beside a training
-# run) a smoke cell has taken over 4 minutes, near the 10-minute floor, which would record it failed.
+# run) a smoke cell has taken 262 s, and one past the 10-minute floor would be recorded failed.
 COMMON = ["--preset", "smoke", "--heldout", "16", "--max-eval-samples", "16", "--no-progress", "--cell-timeout", "off"]
 
 
