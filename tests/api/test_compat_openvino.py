@@ -21,20 +21,20 @@ CHILD = textwrap.dedent(
     import gc, signal, sys, time
     import openvino
     from suite.compat.openvino import signal_stack
-    from suite.compute.engines.openvino import OpenVino
+    from suite.compute.engines.openvino import HINTS, OpenVino
 
-    path, shimmed = sys.argv[1], sys.argv[2] == "shim"
+    path, shimmed, precision = sys.argv[1], sys.argv[2] == "shim", sys.argv[3]
     import numpy as np
 
     before = signal_stack()
     inputs = {"input_ids": np.full((1, 8), 1100, dtype=np.int64), "attention_mask": np.ones((1, 8), dtype=np.int64)}
-    if shimmed:  # bf16: its kernels are compiled at the first inference, which sets a stack too
-        first, _ = OpenVino().load(path, "bf16", threads=1)
-        second, _ = OpenVino().load(path, "bf16", threads=1)
+    if shimmed:  # kernels are compiled at the first inference, which sets a stack too
+        first, _ = OpenVino().load(path, precision, threads=1)
+        second, _ = OpenVino().load(path, precision, threads=1)
         first(inputs), second(inputs)
     else:
-        first = openvino.Core().compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
-        second = openvino.Core().compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
+        first = openvino.Core().compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": HINTS[precision]})
+        second = openvino.Core().compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": HINTS[precision]})
         first(inputs), second(inputs)
     first = None  # released first: not the order they were compiled in
     gc.collect()
@@ -60,10 +60,17 @@ def onnx_file(tmp_path_factory) -> Path:
     return export_onnx(tiny_bert(vocab_size=1200), tmp_path_factory.mktemp("ov") / "model.onnx")
 
 
+def _precision() -> str:
+    """bf16 where this CPU has it in OpenVINO; fp32 elsewhere (the engine refuses bf16 there). Both
+    precisions crash without the shim: bf16 on an AVX512-BF16 EPYC, fp32 on an AVX2-only EPYC."""
+    from suite.compute.engines.openvino import computes_bf16
+
+    return "bf16" if computes_bf16() else "fp32"
+
+
 def _child(onnx_file: Path, mode: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", CHILD, str(onnx_file), mode], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    argv = [sys.executable, "-c", CHILD, str(onnx_file), mode, _precision()]
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
 def test_with_the_shim_the_signal_stack_is_kept_and_a_signal_is_handled(onnx_file):
