@@ -334,7 +334,7 @@ def _placement(args: argparse.Namespace, ray_options: RayOptions | None) -> Plac
     cells are given GPUs, and the driver (which may have none) does not check the device itself."""
     import torch
 
-    from suite.compute.device import Placement, check_precision
+    from suite.compute.device import AUTO, Placement, check_precision
 
     if ray_options is None or not ray_options.gpus_per_cell:
         if ray_options is not None and args.device not in ("auto", "cpu"):
@@ -344,10 +344,10 @@ def _placement(args: argparse.Namespace, ray_options: RayOptions | None) -> Plac
         raise SuiteError(f"--gpus-per-cell runs cells on CUDA GPUs; --device {args.device} does not match")
     device = torch.device("cuda")
     if torch.cuda.is_available():
-        return Placement(device, check_precision(args.precision, device))
+        return Placement(device, check_precision(args.precision, device), from_auto=args.precision == AUTO)
     # No GPU here to ask: auto means bf16 (every GPU generation since Ampere has it); a worker whose
     # GPU lacks it fails its cells with that reason.
-    return Placement(device, "bf16" if args.precision == "auto" else args.precision)
+    return Placement(device, "bf16" if args.precision == AUTO else args.precision, from_auto=args.precision == AUTO)
 
 
 def _cell_timeout(text: str) -> CellTimeout:

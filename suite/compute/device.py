@@ -13,7 +13,7 @@ import os
 import platform
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -146,11 +146,15 @@ class Placement:
 
     device: torch.device
     precision: str = "fp32"
+    # Whether `precision` is what `auto` chose for this machine rather than the user's own choice: a run
+    # that resumes a results folder on a machine where `auto` means another precision must not silently
+    # recompute its finished cells in it (see `suite.run.plan.check_precision_matches`).
+    from_auto: bool = field(default=False, compare=False)
 
     @classmethod
     def from_flags(cls, device: str = "auto", precision: str = AUTO) -> Placement:
         resolved = resolve_device(device)
-        return cls(resolved, check_precision(precision, resolved))
+        return cls(resolved, check_precision(precision, resolved), from_auto=precision == AUTO)
 
     @property
     def record(self) -> dict[str, str]:

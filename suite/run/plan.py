@@ -3,13 +3,16 @@ summary and progress of a run of it."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from suite.api import Budget, PruningMethod
+from suite.compute.device import Placement, has_native_cpu_bf16
+from suite.errors import SuiteError
 from suite.records.layout import Cell
 from suite.records.provenance import config_hash
-from suite.records.schema import RunResult
+from suite.records.schema import FINISHED, RunResult
 from suite.records.store import ResultStore
 from suite.registry import get_registered
 from suite.run.cell import traceback_tail
@@ -91,6 +94,35 @@ def check_inputs(identity: Identity, store: ResultStore, cells: list[Cell]) -> N
     path that is a file); writes nothing."""
     identity.inputs.check(cells)
     store.check_not_a_file()
+    check_precision_matches(identity.inputs.placement, store, cells)
+
+
+def check_precision_matches(placement: Placement, store: ResultStore, cells: list[Cell]) -> None:
+    """A precision that `auto` chose must be the one the folder's finished records of these cells ran in.
+
+    `auto` means bf16 on a CPU with native bf16 and fp32 on one without, so a grid resumed on another
+    kind of machine would otherwise compute every finished cell again in the other precision (their
+    records set aside) and mix precisions across the seeds of one board. An explicit --precision is
+    the user's choice and is obeyed."""
+    if not placement.from_auto:
+        return
+    others: Counter[str] = Counter()
+    for cell in cells:
+        record = store.read(cell)
+        if record and record.get("status") in FINISHED and record.get("precision") not in (None, placement.precision):
+            others[str(record["precision"])] += 1
+    if not others:
+        return
+    theirs, count = others.most_common(1)[0]
+    ours = placement.precision
+    emulated = theirs == "bf16" and placement.device.type == "cpu" and not has_native_cpu_bf16()
+    raise SuiteError(
+        f"results folder {store.root}: {count} finished record(s) of these cells ran in {theirs}, but --precision "
+        f"auto means {ours} on this machine ({placement.record['name']}), which would compute them all again; "
+        f"run where auto means {theirs}, pass --precision {theirs} to keep them"
+        f"{' (emulated on this CPU: far slower)' if emulated else ''}, or --precision {ours} "
+        "to recompute them (their records are set aside)"
+    )
 
 
 def preview(identity: Identity, store: ResultStore, cells: list[Cell]) -> GridPlan:
