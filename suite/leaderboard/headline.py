@@ -14,7 +14,7 @@ import itertools
 from suite.leaderboard.board import Board, ranked
 from suite.leaderboard.bootstrap import shown
 from suite.leaderboard.estimates import Estimate
-from suite.leaderboard.notes import BOOTSTRAP_ALONE, signal_flags
+from suite.leaderboard.notes import BOOTSTRAP_ALONE, signal_flags, teacher_flags
 from suite.leaderboard.rows import REFERENCE
 from suite.leaderboard.tables import table_budgets
 from suite.leaderboard.training_rule import violations
@@ -101,6 +101,7 @@ def headline_lines(board: Board) -> list[str]:
         lines.append(f"- {summary}")
     lines += [f"- {warning}" for warning in violations(board.tasks, board.lineage)]
     lines += [f"- {note}" for note in signal_flags(board)]
+    lines += [f"- {note}" for note in teacher_flags(board)]
     lines.append(_orientation(board))
     lines += [f"- {line}" for line in seed_line(board)]
     reference = board.average(REFERENCE)

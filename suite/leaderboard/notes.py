@@ -12,6 +12,7 @@ from suite.leaderboard.board import Board
 from suite.leaderboard.rows import Row
 from suite.leaderboard.signal_check import NO_SIGNAL, NOT_RUN, SIGNAL
 from suite.leaderboard.tables import compared_differences, table_rows
+from suite.leaderboard.teacher_check import weak_teachers
 from suite.leaderboard.training_rule import LEGACY_NOTE, violations
 from suite.leaderboard.tuning import tuning_notes
 
@@ -114,6 +115,12 @@ def signal_flags(board: Board) -> list[str]:
     return notes
 
 
+def teacher_flags(board: Board) -> list[str]:
+    """The (task, seed) teachers that learned nothing the trivial baseline does not: the rows of that seed
+    that start from or distil from them inherit it."""
+    return [weak.note() for weak in weak_teachers(board)]
+
+
 def signal_notes(board: Board) -> list[str]:
     notes = signal_flags(board)
     passed = [f"{t} ({board.signal[t].reason})" for t in board.tasks if board.signal[t].verdict == SIGNAL]
@@ -152,6 +159,7 @@ def table_notes(board: Board, budget: float) -> list[str]:
         *interval_notes(board, budget),
         *seed_notes(board, budget),
         *signal_notes(board),
+        *teacher_flags(board),
         *training_notes(board),
         *tuning_notes(board, budget),
     ]

@@ -22,6 +22,7 @@ from suite.leaderboard.reported import reported_markdown
 from suite.leaderboard.rows import REFERENCE
 from suite.leaderboard.scale import scale_section
 from suite.leaderboard.signal_check import NO_SIGNAL
+from suite.leaderboard.teacher_check import teacher_checks
 from suite.leaderboard.training_rule import LEGACY_NOTE
 from suite.leaderboard.tuning import format_rate, learning_rate, tuning_of, tuning_section
 from suite.records.schema import ROLE_METHOD, ROLE_TEACHER, ROLE_TRIVIAL, role_of
@@ -192,7 +193,24 @@ otherwise it says it could not run, and the task stays in the average. Here the 
 
 {_trivial_rows(board)}
 
-{verdicts}"""
+{verdicts}
+
+The teacher of each (task, seed) gets the same check against the trivial baseline, seed by seed: the
+rows of that seed whose methods start from the teacher or distil from it inherit what it learned. A
+weak teacher is named under the tables and in the headline with those methods; its rows stay on the
+board, since which seed a teacher fails on is part of the training randomness the seed spread shows.
+
+{_teachers(board)}"""
+
+
+def _teachers(board: Board) -> str:
+    checks = teacher_checks(board)
+    weak = [check for check in checks if check.weak]
+    if not checks:
+        return "Here no teacher row has a trivial baseline to be checked against."
+    if not weak:
+        return f"Here all {len(checks)} teachers (task and seed) are significantly above their trivial baselines."
+    return "\n".join(f"- {check.note()}" for check in weak)
 
 
 def _without_rate(train: Any) -> Any:

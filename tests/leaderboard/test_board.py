@@ -32,6 +32,7 @@ from suite.leaderboard import (
 from suite.leaderboard.headline import headline_lines
 from suite.leaderboard.rows import REFERENCE, Row
 from suite.leaderboard.signal_check import NO_SIGNAL, SIGNAL
+from suite.leaderboard.teacher_check import teacher_checks
 from suite.metrics.glue import task_metrics
 from suite.records.atomic import write_json_atomic
 from suite.records.formats import PredictionsError, sidecar_bound
@@ -140,6 +141,32 @@ def test_signal_check_flags_a_reference_at_the_majority_class(grid):
     assert "rte: **no signal at this training scale**" in text and "left out of the average" in text
     assert "`average` over sst2; left out (no signal): rte." in text
     assert any("no signal at this training scale" in line for line in headline_lines(board))
+
+
+def test_a_seed_whose_teacher_is_not_above_the_trivial_baseline_is_named_with_the_methods_built_on_it(tmp_path):
+    root = tmp_path / "results"
+    labels = labels_of("sst2")
+    majority = np.ones_like(labels)
+    write_cell(root, "sst2", "trivial", 1.0, 0, majority, role="trivial", lineage=0, flops=0.0)
+    for seed in (0, 1):
+        write_cell(root, "sst2", "dense", 1.0, seed, flipped(labels, 0.1, seed))
+        teacher = majority if seed == 1 else flipped(labels, 0.12, 10)  # seed 1's learned nothing
+        write_cell(root, "sst2", "teacher", 1.0, seed, teacher, role="teacher", lineage=126, flops=PFLOP)
+        heads = write_cell(root, "sst2", "heads", 0.5, seed, flipped(labels, 0.15, 20 + seed), teacher_flops=PFLOP)
+        record = json.loads(heads.read_text())
+        record["teacher"] = {"id": f"t{seed}", "score": 0.0}  # heads starts from the teacher
+        write_json_atomic(heads, record)
+        write_cell(root, "sst2", "magnitude", 0.5, seed, flipped(labels, 0.2, 30 + seed))  # no teacher
+
+    board = build_board(read_cells(root))
+    checks = teacher_checks(board)
+    assert [(c.seed, c.weak) for c in checks] == [(0, False), (1, True)]
+    assert checks[1].dependents == ("heads",) and checks[1].ci.text(sep="..") == "0.0..0.0"
+    note = "sst2 seed 1: **weak teacher**: its score 59.2 is not significantly above the trivial baseline's 59.2"
+    assert note in checks[1].note() and "(heads) inherit it" in checks[1].note()
+    assert any(note in line for line in headline_lines(board))
+    assert note in render_markdown(board)
+    assert "seed 0: **weak teacher**" not in render_markdown(board)
 
 
 def test_records_without_predictions_are_not_verified_and_never_ranked(tmp_path):
