@@ -14,12 +14,12 @@ tables, plot titles and the README); anything else is left out, never an error.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from suite.records.schema import get_field
+from suite.records.validate_record import as_number
 
 Config = tuple[str, str]  # (engine, precision)
 
@@ -34,19 +34,8 @@ def plain(value: Any) -> str | None:
     return value if isinstance(value, str) and _PLAIN.fullmatch(value) else None
 
 
-def finite(value: Any) -> float | None:
-    """A finite number, else None (bools are not numbers here; a JSON integer may overflow a float)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def positive(value: Any) -> float | None:
-    number = finite(value)
+    number = as_number(value)
     return number if number is not None and number > 0 else None
 
 
@@ -110,7 +99,7 @@ def engine_differences(record: dict[str, Any]) -> dict[Config, float]:
     so here a finite non-negative number counts."""
     out = {}
     for config, (_, figures) in _used(record).items():
-        value = finite(figures.get("max_abs_diff"))
+        value = as_number(figures.get("max_abs_diff"))
         if value is not None and value >= 0:
             out[config] = value
     return out
