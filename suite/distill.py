@@ -24,6 +24,14 @@ from torch import nn
 from suite.api import POSITIVE, WEIGHT, Range, RunContext, check_ranges, knob
 from suite.flops import head_size
 from suite.spec.ranges import MAX_COUNT
+from suite.spec.search import LogUniform, SearchSpace
+
+# The distillation knobs `tune` searches, defined once for every method that distils, so their
+# comparison stays even: the temperature from SparseBERT's 1 up past CoFi's 2 and oBERT's 5, the
+# hidden-state weight a factor 10 either way of 1, both on log scales.
+KD_TEMPERATURE = LogUniform(1.0, 8.0)
+KD_HIDDEN = LogUniform(0.1, 10.0)
+KD_SEARCH = SearchSpace({"kd.temperature": KD_TEMPERATURE, "kd.hidden": KD_HIDDEN})
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from suite.api import Budget, MethodInfo, OneOf, PruningMethod, RunContext, check_ranges, knob
-from suite.distill import DistillsFromTeacher, KDWeights, uniform_layer_map
+from suite.distill import KD_SEARCH, DistillsFromTeacher, KDWeights, uniform_layer_map
 from suite.errors import SuiteError
 from suite.flops import FlopReport
 from suite.registry import register_method
 from suite.sizing import DenseShape, student_shape
-from suite.spec.search import LogUniform, SearchSpace
 from suite.structure import drop_layers, narrow_ffn
 
 
@@ -44,7 +43,7 @@ def student_layers(student: int, teacher: int, init: str = "mapped") -> list[int
         needs_teacher=True,
         start="teacher",
     ),
-    search=SearchSpace({"kd.temperature": LogUniform(1.0, 8.0), "kd.hidden": LogUniform(0.1, 10.0)}),
+    search=KD_SEARCH,
 )
 class SmallDenseStudent(DistillsFromTeacher, PruningMethod):
     Config = SmallDenseConfig

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 from torch import nn
 
 from suite.api import COUNT, MethodInfo, OneOf, PruningMethod, RunContext, check_ranges, knob
-from suite.distill import DistillsFromTeacher, KDWeights
+from suite.distill import KD_TEMPERATURE, DistillsFromTeacher, KDWeights
 from suite.errors import SuiteError
 from suite.flops import count_flops, head_size
 from suite.registry import register_method
-from suite.spec.search import Choice, LogUniform, SearchSpace
+from suite.spec.search import Choice, SearchSpace
 from suite.structure import structure_of
 
 START_FROM = ("teacher", "model")
@@ -112,7 +112,7 @@ def plan_for_budget(model: nn.Module, reference_dense: float, budget: float, seq
         "ACL 2022 System Demonstrations (arXiv 2203.15996)",
         needs_teacher=True,
     ),
-    search=SearchSpace({"start_from": Choice(START_FROM), "kd.temperature": LogUniform(1.0, 8.0)}),
+    search=SearchSpace({"start_from": Choice(START_FROM), "kd.temperature": KD_TEMPERATURE}),
 )
 class HeadPruning(DistillsFromTeacher, PruningMethod):
     Config = HeadPruningConfig

@@ -12,13 +12,9 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from suite.api import COUNT, FRACTION, MethodInfo, RunContext, WeightSparsityMethod, check_ranges, knob
-from suite.distill import DistillsFromTeacher, KDWeights
+from suite.distill import KD_SEARCH, DistillsFromTeacher, KDWeights
 from suite.registry import register_method
 from suite.sparsity import EncoderMasks, kept_fraction_for_budget
-from suite.spec.search import LogUniform, SearchSpace
-
-# The distillation settings searched by `tune` (the card says why); `ksp-tuned` shares them.
-KSP_SEARCH = SearchSpace({"kd.temperature": LogUniform(1.0, 8.0), "kd.hidden": LogUniform(0.1, 10.0)})
 
 
 @dataclass(frozen=True)
@@ -40,7 +36,7 @@ class GradualMagnitudeConfig:
         "NAACL 2021 (arXiv 2104.08682)",
         needs_teacher=True,
     ),
-    search=KSP_SEARCH,
+    search=KD_SEARCH,
 )
 class GradualMagnitudePruning(DistillsFromTeacher, WeightSparsityMethod):
     Config = GradualMagnitudeConfig

@@ -4,9 +4,9 @@ The one change to SparseBERT's loss that the held-out split called as a gain for
 scale (the card gives the test). Registered as a variant of the ksp class, searched like `ksp`.
 """
 
-from methods.ksp import KSP_SEARCH, GradualMagnitudeConfig, GradualMagnitudePruning
+from methods.ksp import GradualMagnitudeConfig, GradualMagnitudePruning
 from suite.api import MethodInfo
-from suite.distill import KDWeights
+from suite.distill import KD_SEARCH, KDWeights
 from suite.registry import register_method
 
 register_method(
@@ -17,5 +17,5 @@ register_method(
         needs_teacher=True,
     ),
     config=GradualMagnitudeConfig(kd=KDWeights(hard=1.0)),
-    search=KSP_SEARCH,
+    search=KD_SEARCH,
 )(GradualMagnitudePruning)

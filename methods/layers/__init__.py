@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from suite.api import Budget, MethodInfo, OneOf, PruningMethod, RunContext, check_ranges, knob
-from suite.distill import DistillsFromTeacher, KDWeights
+from suite.distill import KD_TEMPERATURE, DistillsFromTeacher, KDWeights
 from suite.errors import SuiteError
 from suite.flops import FlopReport
 from suite.registry import register_method
 from suite.sizing import deepest_full_width, student_shape
-from suite.spec.search import Choice, LogUniform, SearchSpace
+from suite.spec.search import Choice, SearchSpace
 from suite.structure import drop_layers, narrow_ffn
 
 
@@ -48,7 +48,7 @@ def kept_layers(strategy: str, total: int, keep: int) -> list[int]:
         "Models (Poor Man's BERT), 2020",
         needs_teacher=True,
     ),
-    search=SearchSpace({"strategy": Choice(("top", "alternate")), "kd.temperature": LogUniform(1.0, 8.0)}),
+    search=SearchSpace({"strategy": Choice(("top", "alternate")), "kd.temperature": KD_TEMPERATURE}),
 )
 class LayerDrop(DistillsFromTeacher, PruningMethod):
     Config = LayerDropConfig

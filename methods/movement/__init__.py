@@ -18,7 +18,7 @@ from torch import nn
 
 from suite.api import POSITIVE, WEIGHT, MethodInfo, OneOf, RunContext, WeightSparsityMethod, check_ranges, knob
 from suite.compat.nn_pruning import import_nn_pruning
-from suite.distill import DistillsFromTeacher, KDWeights
+from suite.distill import KD_TEMPERATURE, DistillsFromTeacher, KDWeights
 from suite.errors import SuiteError
 from suite.flops import encoder_linears
 from suite.registry import register_method
@@ -49,7 +49,7 @@ class MovementConfig:
         paper="Sanh, Wolf, Rush. Movement Pruning: Adaptive Sparsity by Fine-Tuning. NeurIPS 2020 (arXiv 2005.07683)",
         needs_teacher=True,
     ),
-    search=SearchSpace({"mask_scores_learning_rate": LogUniform(1e-3, 1e-1), "kd.temperature": LogUniform(1.0, 8.0)}),
+    search=SearchSpace({"mask_scores_learning_rate": LogUniform(1e-3, 1e-1), "kd.temperature": KD_TEMPERATURE}),
 )
 class MovementPruning(DistillsFromTeacher, WeightSparsityMethod):
     Config = MovementConfig
