@@ -82,7 +82,7 @@ class CellRunner:
         """Run one cell; any exception becomes a `failed` record (with no files beside it) so the grid
         goes on. `limit_s`: stop the cell after that many seconds (suite.run.time_limit), a `failed`
         record too."""
-        start = time.perf_counter()
+        start, teacher_training_s = time.perf_counter(), self.teachers.training_s
         result = new_result(self.identity, cell, method, config, self.execution.executor)
         try:
             with alarm_after(limit_s, self.identity.preset.cell_timeout):
@@ -95,7 +95,10 @@ class CellRunner:
             result.status = "failed"
             result.error = f"{type(exc).__name__}: {exc}\n{traceback_tail(exc)}"
             files = CellFiles()
-        result.wall_s = time.perf_counter() - start
+        # The cell's own seconds: a teacher trained on its behalf is counted once, in the teacher's row
+        # (which the teacher branch below started at the teacher's training time, however long ago).
+        own_s = time.perf_counter() - start - (self.teachers.training_s - teacher_training_s)
+        result.wall_s = (result.wall_s or 0.0) + own_s
         return result, files
 
     def train_and_measure(self, cell: Cell, method: PruningMethod, result: RunResult) -> CellFiles:
@@ -115,6 +118,7 @@ class CellRunner:
             )
             result.train_steps, result.train_examples = meta["train_steps"], meta["train_examples"]
             result.training = meta["training"]
+            result.wall_s = float(meta.get("wall_s") or 0.0)  # its training and evaluation, from the cache entry
             curve = meta.get("curve", [])  # teachers cached before curves were kept have none
         else:
             teacher = self.teachers.get(cell.task, cell.seed) if uses_teacher(method) else None

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -300,6 +301,9 @@ class Teachers:
         self.placement = placement
         self.cache = cache
         self._memory: dict[str, Teacher] = {}  # without a cache (a worker keeps what it trained or was sent)
+        # Seconds this process has spent training teachers: a cell that trains the teacher it needs
+        # takes them off its own time, since they are the teacher row's cost (its record counts them).
+        self.training_s = 0.0
 
     def get(self, task: str, seed: int) -> Teacher:
         """The (task, seed) teacher on this process's device, frozen."""
@@ -326,6 +330,13 @@ class Teachers:
         return self.cache is not None and self.cache.path(self.identity.teacher_key(task, seed)).is_dir()
 
     def _train(self, task: str, seed: int, key: str) -> Teacher:
+        start = time.perf_counter()
+        try:
+            return self._fit(task, seed, key)
+        finally:
+            self.training_s += time.perf_counter() - start
+
+    def _fit(self, task: str, seed: int, key: str) -> Teacher:
         run_log.info("training teacher %s for %s seed %d", key, task, seed)
         lineage = self.identity.teacher_lineage(task)
         train = self.identity.train_for(task, TEACHER_METHOD)

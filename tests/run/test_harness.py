@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 
 import pytest
 
@@ -15,6 +16,7 @@ from suite.run.executors.local import run_local
 from suite.run.grid import Grid
 from suite.run.identity import Execution
 from suite.run.plan import expand_grid
+from suite.run.teachers import Teachers
 
 # The result record's required fields (README, "Result record").
 REQUIRED = [
@@ -124,6 +126,29 @@ def test_dense_records_have_every_field_and_resume_skips(grid, smoke_preset, tmp
     )
     second = run_local(again, cells)
     assert not second.ran and len(second.skipped) == 2
+
+
+@pytest.mark.integration
+def test_a_teacher_trained_for_a_cell_counts_in_the_teacher_row_not_the_cell(grid, monkeypatch):
+    """Each record's wall_s is its own row's cost: the first cell that needs the teacher trains it, but
+    those seconds go to the teacher's record (its cache entry's training time), so a method's time does
+    not depend on whether it ran first and a seed's sum counts the teacher once, cached or not."""
+    pause_s = 10.0  # far above a smoke cell's own seconds
+    fit = Teachers._fit
+
+    def slow_fit(self, task, seed, key):
+        time.sleep(pause_s)
+        return fit(self, task, seed, key)
+
+    monkeypatch.setattr(Teachers, "_fit", slow_fit)
+    summary = run_local(grid, [Cell("sst2", "heads", 0.5, 0), Cell("sst2", "teacher", 1.0, 0)])
+    assert summary.count("ok") == 2, [r.error for r in summary.ran]
+    student, teacher = summary.ran
+    assert grid.teachers.training_s >= pause_s
+    assert 0 < student.wall_s < pause_s
+    trained_s = grid.teachers.get("sst2", 0).meta["wall_s"]  # the cached entry: no second training
+    assert trained_s > 0 and teacher.wall_s >= trained_s
+    assert grid.teachers.training_s < 2 * pause_s
 
 
 @pytest.mark.integration
