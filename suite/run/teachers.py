@@ -331,10 +331,10 @@ class Teachers:
 
     def _train(self, task: str, seed: int, key: str) -> Teacher:
         start = time.perf_counter()
-        try:
-            return self._fit(task, seed, key)
-        finally:
-            self.training_s += time.perf_counter() - start
+        teacher = self._fit(task, seed, key)
+        # Only a teacher that was made has a row to count its seconds; a failed one's stay with the cell.
+        self.training_s += time.perf_counter() - start
+        return teacher
 
     def _fit(self, task: str, seed: int, key: str) -> Teacher:
         run_log.info("training teacher %s for %s seed %d", key, task, seed)
